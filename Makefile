@@ -1,0 +1,37 @@
+# mufno_lite: two commands do all the set-up on a fresh machine.
+#   make reproduce   run every notebook headless (preset auto: GPU -> paper, CPU -> quick), figures -> figures/
+#   make test        the test suite, notebooks included (smoke preset)
+# torch is held at the local CPU wheel by constraints.txt in every install step.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+STAMP  := $(VENV)/.mufno-installed
+PRESET ?= auto
+PYTEST_ARGS ?=
+
+.PHONY: setup reproduce test test-fast bench clean-venv
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -c constraints.txt "torch==2.13.0"
+	$(PIP) install -q -c constraints.txt -e ".[notebooks,test]"
+	$(BIN)/python -c "import torch, mufno_lite; assert torch.__version__.startswith('2.13.0'), torch.__version__"
+	touch $(STAMP)
+
+reproduce: setup
+	$(BIN)/python -m mufno_lite reproduce --preset $(PRESET)
+
+test: setup
+	MUFNO_PRESET=smoke $(BIN)/python -m pytest tests notebooks --nbval-lax -p no:cacheprovider $(PYTEST_ARGS)
+
+test-fast: setup
+	MUFNO_PRESET=smoke $(BIN)/python -m pytest tests -m "not slow and not browser" -p no:cacheprovider $(PYTEST_ARGS)
+
+bench: setup
+	$(BIN)/python benchmarks/run_all.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,18 @@
+"""Shared test settings: one torch thread (two threads on two busy cores can be 10-50x slower on
+small ops), the smoke preset for notebooks, and a private cache directory per session."""
+import os
+
+os.environ.setdefault("MUFNO_PRESET", "smoke")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import pytest
+import torch
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory):
+    if "MUFNO_CACHE_DIR" not in os.environ:
+        os.environ["MUFNO_CACHE_DIR"] = str(tmp_path_factory.mktemp("mufno_cache"))
+    yield
