@@ -118,3 +118,120 @@ def _jsonable(obj):
     if isinstance(obj, float) and obj != obj:
         return None
     return obj
+
+
+# ---------------------------------------------------------------------------------------------
+# figures of the results table
+# ---------------------------------------------------------------------------------------------
+
+_PAR_TITLE = {"sp": "SP (standard)", "mup": "μP"}
+
+
+def _curve_frame(df, x, metric):
+    import numpy as np
+
+    d = df.copy()
+    ok = (d["status"] == "done") & np.isfinite(d[metric].astype(float))
+    d["_y"] = d[metric].astype(float).where(ok)
+    return d
+
+
+def plot_hparam_curves(df, *, x: str = "lr", metrics=("final_train_loss", "test_rel_l2"), title: str | None = None,
+                       parametrizations=("sp", "mup"), opt=None):
+    """Loss against a hyperparameter, one curve per K, SP beside μP (the paper's Figures 1-3).
+
+    Each curve is the seed mean; the band spans the seeds' min to max; a star marks the optimum per K
+    (from :func:`mufno_lite.analysis.optimum_table`); an ``x`` on the top edge marks grid values where
+    a seed diverged.  Rows: metrics; columns: parametrizations.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from .analysis import metric_label, optimum_table
+
+    if df.empty:
+        raise ValueError("the results table is empty: nothing to plot")
+    pars = [p for p in parametrizations if p in set(df["parametrization"])]
+    Ks = sorted(df["K"].unique())
+    cmap = plt.get_cmap("plasma")
+    colors = {K: cmap(0.1 + 0.75 * i / max(1, len(Ks) - 1)) for i, K in enumerate(Ks)}
+    fig, axes = plt.subplots(len(metrics), len(pars), figsize=(4.6 * len(pars), 3.3 * len(metrics)), squeeze=False, sharex=True)
+    for r, metric in enumerate(metrics):
+        d = _curve_frame(df, x, metric)
+        table = optimum_table(df, x=x, metric=metric, by=("parametrization", "K"))
+        finite = d["_y"].dropna()
+        ylo, yhi = (finite.min(), finite.quantile(0.95)) if len(finite) else (1e-3, 1)
+        for c, par in enumerate(pars):
+            ax = axes[r][c]
+            for K in Ks:
+                g = d[(d["parametrization"] == par) & (d["K"] == K)]
+                if g.empty:
+                    continue
+                stats = g.groupby(x)["_y"].agg(["mean", "min", "max"])
+                ax.plot(stats.index, stats["mean"], "-o", ms=2.5, lw=1.3, color=colors[K], label=f"K={K}")
+                ax.fill_between(stats.index, stats["min"], stats["max"], color=colors[K], alpha=0.15, lw=0)
+                best = table[(table["parametrization"] == par) & (table["K"] == K)]
+                if not best.empty and np.isfinite(best["best_metric"].iloc[0]):
+                    ax.plot(best["best_x"], best["best_metric"], "*", ms=11, color=colors[K], mec="k", mew=0.6)
+                div = g[g["status"] == "diverged"][x].unique()
+                if len(div):
+                    ax.plot(div, [yhi * 1.4] * len(div), "x", color=colors[K], ms=5, clip_on=False)
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_ylim(ylo / 1.25, yhi * 1.6)
+            ax.set_title(f"{_PAR_TITLE.get(par, par)}", fontsize=10)
+            if c == 0:
+                ax.set_ylabel(metric_label(metric), fontsize=8)
+            if r == len(metrics) - 1:
+                ax.set_xlabel("learning rate" if x == "lr" else x)
+        axes[r][-1].legend(fontsize=7, loc="upper left", ncol=2)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plotly_hparam_curves(df, *, x: str = "lr", metric: str = "final_train_loss", title: str | None = None,
+                         parametrizations=("sp", "mup")):
+    """Interactive version of :func:`plot_hparam_curves` for one metric: hover shows each run's
+    config (K, lr, seed, batch size, β₂, steps) and metrics."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from .analysis import metric_label, optimum_table
+
+    if df.empty:
+        raise ValueError("the results table is empty: nothing to plot")
+    pars = [p for p in parametrizations if p in set(df["parametrization"])]
+    fig = make_subplots(rows=1, cols=len(pars), subplot_titles=[_PAR_TITLE.get(p, p) for p in pars], shared_yaxes=True)
+    d = _curve_frame(df, x, metric)
+    table = optimum_table(df, x=x, metric=metric, by=("parametrization", "K"))
+    Ks = sorted(df["K"].unique())
+    import plotly.colors as pc
+
+    palette = pc.sample_colorscale("Plasma", [0.1 + 0.75 * i / max(1, len(Ks) - 1) for i in range(len(Ks))])
+    for c, par in enumerate(pars, 1):
+        for i, K in enumerate(Ks):
+            g = d[(d["parametrization"] == par) & (d["K"] == K)]
+            if g.empty:
+                continue
+            mean = g.groupby(x)["_y"].mean()
+            fig.add_trace(go.Scatter(x=mean.index, y=mean.values, mode="lines", line=dict(color=palette[i]), name=f"K={K}",
+                                     legendgroup=f"K{K}", showlegend=c == 1, hoverinfo="skip"), row=1, col=c)
+            hover = [
+                f"K={r.K} · {par} · lr={r.lr:.3g} · seed={r.seed}<br>batch={r.batch_size} · β₂={r.beta2} · steps={r.steps}"
+                f"<br>train loss={r.final_train_loss:.4g} · test rel L2={r.test_rel_l2:.4g}<br>status={r.status} · run {str(r.run_id)[:10]}"
+                for r in g.itertuples()
+            ]
+            fig.add_trace(go.Scatter(x=g[x], y=g["_y"], mode="markers", marker=dict(color=palette[i], size=5, opacity=0.6),
+                                     legendgroup=f"K{K}", showlegend=False, text=hover, hoverinfo="text"), row=1, col=c)
+            best = table[(table["parametrization"] == par) & (table["K"] == K)]
+            if not best.empty:
+                fig.add_trace(go.Scatter(x=best["best_x"], y=best["best_metric"], mode="markers",
+                                         marker=dict(symbol="star", size=13, color=palette[i], line=dict(width=1, color="black")),
+                                         legendgroup=f"K{K}", showlegend=False, hovertext=f"optimum K={K}: {x}={best['best_x'].iloc[0]:.3g}",
+                                         hoverinfo="text"), row=1, col=c)
+        fig.update_xaxes(type="log", title_text="learning rate" if x == "lr" else x, row=1, col=c)
+    fig.update_yaxes(type="log", title_text=metric_label(metric), row=1, col=1)
+    fig.update_layout(title=title, height=420, width=460 * len(pars), template="plotly_white")
+    return fig

@@ -1,0 +1,121 @@
+"""Reading sweeps: the optimum per K, its spread over seeds, and whether it moves.
+
+All functions take the results table of :func:`mufno_lite.store.load_results` (one row per run)
+and return small pandas tables.  Decisions, stated once:
+
+* A hyperparameter's **optimum** at fixed (parametrization, K) is the grid value whose *mean over
+  seeds* of the metric is smallest.  Runs that diverged or failed count as +∞ (a grid value where
+  any seed diverged cannot be optimal unless all values diverged).
+* The **seed spread** is read from per-seed optima: for every seed separately, the grid value
+  that is best for that seed; we report their range in grid steps.
+* **Grid steps** are measured on log10 of the hyperparameter, in units of the grid's spacing (an
+  eighth of a decade for the default learning-rate grid), so "the optimum moved 2 steps" is
+  independent of the grid's origin.
+* The **drift** of the optimum across K is (optimum at the largest K) − (optimum at the smallest K)
+  in grid steps; ``max_step_deviation`` is the largest distance of any K's optimum from the median
+  optimum.  The paper's claim, in these terms: under μP the optimum stays within about one grid
+  step for all K; under SP it moves.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+__all__ = ["optimum_table", "drift_summary", "grid_step", "metric_label", "METRICS"]
+
+METRICS = {
+    "final_train_loss": "final training loss (relative L2)",
+    "test_rel_l2": "test relative L2 error",
+}
+
+
+def metric_label(metric: str) -> str:
+    return METRICS.get(metric, metric)
+
+
+def _penalised(df, metric):
+    bad = (df["status"] != "done") | ~np.isfinite(df[metric].astype(float))
+    return df[metric].astype(float).where(~bad, np.inf)
+
+
+def grid_step(values: Sequence[float]) -> float:
+    """Spacing of a (log-uniform) grid in log10 units: the median gap of the sorted distinct values."""
+    v = np.unique(np.log10(np.asarray([x for x in values if x > 0], dtype=float)))
+    if len(v) < 2:
+        return 1.0
+    return float(np.median(np.diff(v)))
+
+
+def optimum_table(df, x: str = "lr", metric: str = "final_train_loss", by: Sequence[str] = ("pde", "parametrization", "K")):
+    """Optimum of hyperparameter ``x`` per group, with its seed spread.
+
+    Returns one row per group with: ``best_x``, ``best_metric`` (seed mean at best_x), ``n_seeds``,
+    ``seed_best_min``/``seed_best_max`` (range of per-seed optima), ``seed_spread_steps`` (that range
+    in grid steps), ``log_best_steps`` (log10(best_x) in grid steps, for drift arithmetic),
+    ``n_diverged`` (runs of the group that diverged), ``edge`` (True if the optimum is at an end of
+    the grid: the true optimum may lie outside).
+    """
+    import pandas as pd
+
+    if df.empty:
+        raise ValueError("the results table is empty: nothing to read an optimum from")
+    for col in (x, metric, "seed", "status", *by):
+        if col not in df.columns:
+            raise ValueError(f"the results table has no column {col!r}; columns are {list(df.columns)}")
+    step = grid_step(df[x].unique())
+    rows = []
+    for key, g in df.groupby(list(by), sort=True, dropna=False):
+        g = g.assign(_m=_penalised(g, metric))
+        means = g.groupby(x)["_m"].mean().sort_index()
+        best_x = float(means.idxmin())
+        grid = means.index.to_numpy(dtype=float)
+        per_seed = g.groupby("seed").apply(lambda s: float(s.loc[s["_m"].idxmin(), x]) if np.isfinite(s["_m"]).any() else np.nan, include_groups=False)
+        per_seed = per_seed.dropna()
+        spread = (np.log10(per_seed.max()) - np.log10(per_seed.min())) / step if len(per_seed) else np.nan
+        row = dict(zip(by, key if isinstance(key, tuple) else (key,)))
+        row.update(
+            best_x=best_x,
+            best_metric=float(means.min()),
+            n_seeds=int(g["seed"].nunique()),
+            seed_best_min=float(per_seed.min()) if len(per_seed) else np.nan,
+            seed_best_max=float(per_seed.max()) if len(per_seed) else np.nan,
+            seed_spread_steps=float(spread),
+            log_best_steps=float(np.log10(best_x) / step),
+            n_diverged=int((g["status"] == "diverged").sum()),
+            edge=bool(best_x in (grid.min(), grid.max())),
+        )
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    out.attrs["grid_step_log10"] = step
+    out.attrs["metric"] = metric
+    out.attrs["x"] = x
+    return out
+
+
+def drift_summary(opt, by: Sequence[str] = ("pde", "parametrization")):
+    """How far the optimum moves across K, per parametrization, in grid steps.
+
+    Columns: ``K_min``, ``K_max``, ``best_at_K_min``, ``best_at_K_max``, ``drift_steps`` (signed,
+    largest K minus smallest K), ``max_step_deviation`` (largest distance from the median optimum
+    over all K), ``median_seed_spread_steps``, and ``resolved`` (|drift| larger than the median seed
+    spread, i.e. the movement is not explained by seed noise alone).
+    """
+    import pandas as pd
+
+    rows = []
+    for key, g in opt.groupby(list(by), sort=True):
+        g = g.sort_values("K")
+        lo, hi = g.iloc[0], g.iloc[-1]
+        drift = float(round(hi["log_best_steps"] - lo["log_best_steps"], 6))
+        med = float(np.median(g["log_best_steps"]))
+        spread = float(np.nanmedian(g["seed_spread_steps"])) if g["seed_spread_steps"].notna().any() else float("nan")
+        row = dict(zip(by, key if isinstance(key, tuple) else (key,)))
+        row.update(
+            K_min=int(lo["K"]), K_max=int(hi["K"]), best_at_K_min=float(lo["best_x"]), best_at_K_max=float(hi["best_x"]),
+            drift_steps=drift, max_step_deviation=float(round(np.max(np.abs(g["log_best_steps"] - med)), 6)),
+            median_seed_spread_steps=spread, resolved=bool(abs(drift) > spread) if math.isfinite(spread) else False,
+        )
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,29 @@
+"""PDE data for FNO experiments: Burgers (1-D), Darcy (2-D), Navier--Stokes (2-D + time).
+
+Main entry point::
+
+    from mufno_lite.data import load_dataset
+    ds = load_dataset("darcy", resolution=64, n_train=1000, n_test=200, seed=0)
+    ds.x_train.shape  # (1000, 1, 64, 64)
+
+See :mod:`.dataset` for layouts, :mod:`.burgers`, :mod:`.darcy`,
+:mod:`.navier_stokes` for equations and discretisations, :mod:`.cache` for the
+on-disk cache and :mod:`.legacy` for the classic FNO/PINO files.
+"""
+from .burgers import burgers_cole_hopf_sine, burgers_initial_condition, solve_burgers
+from .cache import SOLVER_VERSION, CacheError, default_cache_dir
+from .darcy import DarcySolver, darcy_coefficient, darcy_residual, solve_darcy
+from .dataset import (PDES, PDEDataset, UnitGaussianNormalizer, check_resolution_for_modes, generate_split,
+                      load_dataset, make_config)
+from .grf import cosine_grf, periodic_grf, sample_noise
+from .legacy import load_classic, read_mat
+from .navier_stokes import ns_diagnostics, ns_forcing, ns_initial_condition, solve_navier_stokes
+
+__all__ = [
+    "PDES", "PDEDataset", "UnitGaussianNormalizer", "load_dataset", "load_classic", "make_config",
+    "generate_split", "check_resolution_for_modes", "read_mat",
+    "solve_burgers", "burgers_initial_condition", "burgers_cole_hopf_sine",
+    "DarcySolver", "solve_darcy", "darcy_coefficient", "darcy_residual",
+    "solve_navier_stokes", "ns_initial_condition", "ns_forcing", "ns_diagnostics",
+    "periodic_grf", "cosine_grf", "sample_noise", "SOLVER_VERSION", "CacheError", "default_cache_dir",
+]

@@ -1,0 +1,445 @@
+"""One-call data sets: :func:`load_dataset` returns seeded train/test tensors.
+
+Layouts (float32, channel first):
+
+============== ============================ ============================
+PDE            ``x``                        ``y``
+============== ============================ ============================
+burgers        ``(N, 1, s)``  :math:`u_0`   ``(N, 1, s)`` :math:`u(\\cdot,T)`
+darcy          ``(N, 1, s, s)`` :math:`a`   ``(N, 1, s, s)`` :math:`u`
+navier_stokes  ``(N, 1, s, s, n_t)``        ``(N, 1, s, s, n_t)``
+               :math:`\\omega(t_0)` repeated :math:`\\omega(t_0 + jT/n_t)`, j=1..n_t
+============== ============================ ============================
+
+Seeding: sample ``i`` of the train (test) split is drawn from its own random
+stream keyed by ``(seed, pde, split, i)``, so the test set does not depend on
+``n_train``. Solutions are computed in chunks of ``chunk_size`` samples; the
+adaptive time step is shared within a chunk, so a sample can differ at the level
+of the time-discretisation error (~1e-8 relative) if the chunking changes.
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Dict, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from .burgers import burgers_initial_condition, solve_burgers
+from .cache import SOLVER_VERSION, cached_arrays, resolve_cache_dir
+from .darcy import DarcySolver, darcy_coefficient
+from .grf import require_positive, sample_noise
+from .navier_stokes import FORCINGS, flow_defaults, ns_forcing, ns_initial_condition, solve_navier_stokes
+
+__all__ = ["PDES", "UnitGaussianNormalizer", "PDEDataset", "load_dataset", "make_config",
+           "generate_split", "check_resolution_for_modes", "dataset_meta"]
+
+PDES = ("burgers", "darcy", "navier_stokes")
+_SALT = {"burgers": 100, "darcy": 200, "navier_stokes": 300}
+_SPLIT = {"train": 1, "test": 2}
+MIN_RESOLUTION = 8
+
+_DEFAULTS = {
+    "burgers": dict(nu=0.1, t_final=1.0, solve_resolution=None, ic_alpha=2.0, ic_tau=5.0, ic_sigma=25.0,
+                    dt_max=2e-3, cfl=1.0, chunk_size=400),
+    "darcy": dict(a_plus=12.0, a_minus=3.0, psi_alpha=2.0, psi_tau=3.0, solve_resolution=None, n_modes=None,
+                  f=1.0, chunk_size=100),
+    "navier_stokes": dict(forcing="kolmogorov", nu=None, length=None, t_final=None, t_start=0.0, n_t=16,
+                          solve_resolution=None, ic_alpha=2.5, ic_tau=7.0, ic_sigma=None, cfl=0.5,
+                          dt_max=0.05, chunk_size=16),
+}
+
+
+# ----------------------------------------------------------------------------
+# normaliser and container
+# ----------------------------------------------------------------------------
+class UnitGaussianNormalizer:
+    """Pointwise standardisation fitted on training data (as in FNO).
+
+    ``encode(x) = (x - mean) / (std + eps)``, ``decode`` its inverse, with
+    ``mean``/``std`` taken over the sample axis (shape ``x.shape[1:]``).
+
+    Parameters
+    ----------
+    x : torch.Tensor, optional
+        Training tensor ``(N, ...)`` to fit on.
+    eps : float
+        Guard against zero std (e.g. Dirichlet boundary nodes).
+    """
+
+    def __init__(self, x: Optional[torch.Tensor] = None, eps: float = 1e-5):
+        self.eps = float(eps)
+        self.mean: Optional[torch.Tensor] = None
+        self.std: Optional[torch.Tensor] = None
+        if x is not None:
+            self.mean = x.mean(0)
+            self.std = x.std(0) if x.shape[0] > 1 else torch.zeros_like(self.mean)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Standardise ``x`` (broadcast over leading batch axes)."""
+        return (x - self.mean.to(x)) / (self.std.to(x) + self.eps)
+
+    def decode(self, x: torch.Tensor) -> torch.Tensor:
+        """Undo :meth:`encode`."""
+        return x * (self.std.to(x) + self.eps) + self.mean.to(x)
+
+    def to(self, device) -> "UnitGaussianNormalizer":
+        """Move the statistics to ``device`` (in place); returns ``self``."""
+        self.mean, self.std = self.mean.to(device), self.std.to(device)
+        return self
+
+    def state_dict(self) -> Dict[str, torch.Tensor]:
+        """Tensors only (safe for ``torch.save``/``torch.load(weights_only=True)``)."""
+        return {"mean": self.mean, "std": self.std, "eps": torch.tensor(self.eps, dtype=torch.float64)}
+
+    @classmethod
+    def from_state_dict(cls, state: Dict[str, torch.Tensor]) -> "UnitGaussianNormalizer":
+        """Rebuild from :meth:`state_dict`."""
+        obj = cls(eps=float(state["eps"]))
+        obj.mean, obj.std = state["mean"], state["std"]
+        return obj
+
+
+@dataclass
+class PDEDataset:
+    """Train/test tensors of one PDE data set (see module docstring for layouts).
+
+    Attributes
+    ----------
+    x_train, y_train, x_test, y_test : torch.Tensor
+        float32 channel-first tensors.
+    config : dict
+        Full generation (or file-loading) config.
+    x_normalizer, y_normalizer : UnitGaussianNormalizer
+        Pointwise normalisers fitted on the training split.
+    meta : dict
+        Grid information (``h``, domain, time frames, ``nu``...), e.g. ``meta['h']``
+        for :func:`~mufno_lite.data.darcy.darcy_residual`.
+    """
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    config: dict
+    x_normalizer: UnitGaussianNormalizer
+    y_normalizer: UnitGaussianNormalizer
+    meta: dict = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------
+# config
+# ----------------------------------------------------------------------------
+def _check_pde(pde: str) -> str:
+    if pde not in PDES:
+        raise ValueError(f"pde={pde!r} is invalid: allowed values are {PDES}")
+    return pde
+
+
+def _check_resolution(resolution) -> int:
+    require_positive("resolution", resolution, integer=True)
+    if resolution < MIN_RESOLUTION:
+        raise ValueError(f"resolution={resolution} is invalid: allowed values are integers >= {MIN_RESOLUTION}")
+    return int(resolution)
+
+
+def make_config(pde: str, resolution: int, **pde_params) -> dict:
+    """Validate parameters and fill defaults into the full generation config.
+
+    Parameters
+    ----------
+    pde : {"burgers", "darcy", "navier_stokes"}
+        Problem.
+    resolution : int
+        Output grid size ``s`` (points per axis).
+    **pde_params
+        Overrides of the per-PDE defaults (see :func:`load_dataset`).
+
+    Returns
+    -------
+    dict
+        JSON-serialisable config (without sizes or seed).
+    """
+    _check_pde(pde)
+    s = _check_resolution(resolution)
+    defaults = _DEFAULTS[pde]
+    unknown = sorted(set(pde_params) - set(defaults))
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {unknown} for pde={pde!r}; allowed: {sorted(defaults)}")
+    p = {**defaults, **pde_params}
+    require_positive("chunk_size", p["chunk_size"], integer=True)
+    if pde == "burgers":
+        for k in ("nu", "t_final", "ic_tau", "ic_sigma", "dt_max", "cfl"):
+            require_positive(k, p[k])
+        require_positive("ic_alpha", p["ic_alpha"])
+        if p["solve_resolution"] is None:
+            p["solve_resolution"] = s * max(1, math.ceil(1024 / s))
+        sr = require_positive("solve_resolution", p["solve_resolution"], integer=True)
+        if sr % s:
+            raise ValueError(f"solve_resolution={sr} is invalid: must be a multiple of resolution={s}")
+    elif pde == "darcy":
+        for k in ("a_plus", "a_minus", "psi_alpha", "psi_tau"):
+            require_positive(k, p[k])
+        if not isinstance(p["f"], (int, float)) or isinstance(p["f"], bool):
+            raise ValueError(f"f={p['f']!r} is invalid: the data-set source must be a constant number")
+        if p["solve_resolution"] is None:
+            p["solve_resolution"] = s
+        sr = require_positive("solve_resolution", p["solve_resolution"], integer=True)
+        if sr < s or (sr - 1) % (s - 1):
+            raise ValueError(f"solve_resolution={sr} is invalid: need (solve_resolution-1) divisible by "
+                             f"(resolution-1)={s - 1}, e.g. 421 -> 211, 141, 106, 85, 61, 43, 29")
+        if p["n_modes"] is None:
+            p["n_modes"] = sr
+        require_positive("n_modes", p["n_modes"], integer=True)
+    else:
+        if p["forcing"] not in FORCINGS:
+            raise ValueError(f"forcing={p['forcing']!r} is invalid: allowed values are {FORCINGS}")
+        fd = flow_defaults(p["forcing"])
+        for k in ("nu", "length", "t_final"):
+            if p[k] is None:
+                p[k] = fd[k]
+            require_positive(k, p[k])
+        require_positive("t_start", p["t_start"], allow_zero=True)
+        require_positive("n_t", p["n_t"], integer=True)
+        for k in ("ic_alpha", "ic_tau", "cfl", "dt_max"):
+            require_positive(k, p[k])
+        if p["ic_sigma"] is None:
+            p["ic_sigma"] = p["ic_tau"] ** (p["ic_alpha"] - 1.0)
+        require_positive("ic_sigma", p["ic_sigma"])
+        if s % 2:
+            raise ValueError(f"resolution={s} is invalid: Navier-Stokes needs an even resolution")
+        if p["solve_resolution"] is None:
+            p["solve_resolution"] = s * max(2, math.ceil(128 / s))
+        sr = require_positive("solve_resolution", p["solve_resolution"], integer=True)
+        if sr % s:
+            raise ValueError(f"solve_resolution={sr} is invalid: must be a multiple of resolution={s}")
+    p = {k: (float(v) if isinstance(v, float) else v) for k, v in p.items()}
+    return {"pde": pde, "solver_version": SOLVER_VERSION, "resolution": s, **p}
+
+
+def dataset_meta(config: dict) -> dict:
+    """Grid/time metadata of a config (``h``, domain, frames...)."""
+    pde, s = config["pde"], config["resolution"]
+    if pde == "burgers":
+        return {"domain": [0.0, 1.0], "periodic": True, "h": 1.0 / s, "grid": "x_i = i/s, i=0..s-1",
+                "nu": config["nu"], "t_final": config["t_final"]}
+    if pde == "darcy":
+        return {"domain": [[0.0, 1.0], [0.0, 1.0]], "periodic": False, "h": 1.0 / (s - 1),
+                "grid": "nodes x_i = i/(s-1), i=0..s-1 (boundary included)", "f": config["f"],
+                "boundary": "u = 0"}
+    L, n_t, T, t0 = config["length"], config["n_t"], config["t_final"], config["t_start"]
+    return {"domain": [[0.0, L], [0.0, L]], "periodic": True, "h": L / s, "length": L,
+            "grid": "x_i = i L/s, i=0..s-1", "nu": config["nu"], "t_start": t0,
+            "times": [t0 + T * (j + 1) / n_t for j in range(n_t)], "forcing": config["forcing"]}
+
+
+# ----------------------------------------------------------------------------
+# generation
+# ----------------------------------------------------------------------------
+def _chunk_burgers(cfg, seed, stream, idx, device):
+    sr, s = cfg["solve_resolution"], cfg["resolution"]
+    w = torch.as_tensor(sample_noise(seed, stream, idx, (sr,)), device=device)
+    u0 = burgers_initial_condition(w, alpha=cfg["ic_alpha"], tau=cfg["ic_tau"], sigma=cfg["ic_sigma"])
+    u1 = solve_burgers(u0, nu=cfg["nu"], t_final=cfg["t_final"], dt_max=cfg["dt_max"], cfl=cfg["cfl"])
+    r = sr // s
+    return u0[:, None, ::r], u1[:, None, ::r]
+
+
+def _chunk_darcy(cfg, seed, stream, idx, device, _solvers={}):
+    sr, s, K = cfg["solve_resolution"], cfg["resolution"], cfg["n_modes"]
+    w = torch.as_tensor(sample_noise(seed, stream, idx, (K, K)))
+    a = darcy_coefficient(w, sr, alpha=cfg["psi_alpha"], tau=cfg["psi_tau"], a_plus=cfg["a_plus"],
+                          a_minus=cfg["a_minus"]).numpy()
+    if sr not in _solvers:
+        _solvers.clear()
+        _solvers[sr] = DarcySolver(sr)
+    u = _solvers[sr].solve(a, cfg["f"])
+    r = (sr - 1) // (s - 1)
+    return torch.from_numpy(a[:, None, ::r, ::r]), torch.from_numpy(u[:, None, ::r, ::r])
+
+
+def _chunk_ns(cfg, seed, stream, idx, device):
+    sr, s = cfg["solve_resolution"], cfg["resolution"]
+    L, n_t, T, t0 = cfg["length"], cfg["n_t"], cfg["t_final"], cfg["t_start"]
+    w = torch.as_tensor(sample_noise(seed, stream, idx, (sr, sr)), device=device)
+    w0 = ns_initial_condition(w, length=L, alpha=cfg["ic_alpha"], tau=cfg["ic_tau"], sigma=cfg["ic_sigma"])
+    times = [t0 + T * (j + 1) / n_t for j in range(n_t)]
+    if t0 > 0:
+        times = [t0] + times
+    f = ns_forcing(cfg["forcing"], sr, L, device=device)
+    out = solve_navier_stokes(w0, times, nu=cfg["nu"], length=L, forcing=f, cfl=cfg["cfl"],
+                              dt_max=cfg["dt_max"])
+    if t0 > 0:
+        w0, out = out[..., 0], out[..., 1:]
+    r = sr // s
+    x = w0[:, None, ::r, ::r, None].expand(-1, -1, -1, -1, n_t)
+    return x, out[:, None, ::r, ::r, :]
+
+
+_CHUNK = {"burgers": _chunk_burgers, "darcy": _chunk_darcy, "navier_stokes": _chunk_ns}
+
+
+def _progress_default() -> bool:
+    return bool(getattr(sys.stderr, "isatty", lambda: False)()) and not os.environ.get("CI")
+
+
+def generate_split(config: dict, split: str, n: int, *, seed: int = 0, device="cpu",
+                   progress: Optional[bool] = None) -> Tuple[np.ndarray, np.ndarray]:
+    """Generate ``n`` samples of one split (no caching).
+
+    Parameters
+    ----------
+    config : dict
+        From :func:`make_config`.
+    split : {"train", "test"}
+        Random stream.
+    n : int
+        Number of samples (indices ``0..n-1`` of the stream).
+    seed : int
+        User seed.
+    device : str or torch.device
+        Where the spectral solvers run (Darcy always solves on the CPU).
+    progress : bool, optional
+        Show a ``tqdm`` bar over chunks (default: only on a tty and without ``$CI``).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(x, y)`` float32 arrays in the layouts of the module docstring.
+    """
+    if split not in _SPLIT:
+        raise ValueError(f"split={split!r} is invalid: allowed values are {tuple(_SPLIT)}")
+    pde = config["pde"]
+    stream = _SALT[pde] + _SPLIT[split]
+    cs = config["chunk_size"]
+    starts = list(range(0, n, cs))
+    if progress is None:
+        progress = _progress_default()
+    it = starts
+    if progress and starts:
+        from tqdm.auto import tqdm
+        it = tqdm(starts, desc=f"{pde} {split}", unit="chunk")
+    xs, ys = [], []
+    for st in it:
+        idx = range(st, min(n, st + cs))
+        x, y = _CHUNK[pde](config, seed, stream, idx, device)
+        xs.append(x.to("cpu", torch.float32).numpy())
+        ys.append(y.to("cpu", torch.float32).numpy())
+    if not xs:
+        raise ValueError(f"n={n} is invalid: need at least one sample")
+    return np.ascontiguousarray(np.concatenate(xs)), np.ascontiguousarray(np.concatenate(ys))
+
+
+def _finish(arrays: Dict[str, np.ndarray], config: dict, meta: dict, device) -> PDEDataset:
+    t = {k: torch.from_numpy(np.ascontiguousarray(v)).to(device=device, dtype=torch.float32)
+         for k, v in arrays.items()}
+    if config["pde"] == "navier_stokes" and t["x_train"].ndim == 4:  # cache stores only omega(t0)
+        n_t = t["y_train"].shape[-1]
+        for k in ("x_train", "x_test"):
+            t[k] = t[k][..., None].repeat(1, 1, 1, 1, n_t)
+    return PDEDataset(t["x_train"], t["y_train"], t["x_test"], t["y_test"], config,
+                      UnitGaussianNormalizer(t["x_train"]), UnitGaussianNormalizer(t["y_train"]), meta)
+
+
+def load_dataset(pde: str, *, resolution: Optional[int] = None, n_train: int, n_test: int, seed: int = 0,
+                 cache_dir=None, device="cpu", progress: Optional[bool] = None,
+                 files: Optional[Sequence[str]] = None, **pde_params) -> PDEDataset:
+    """Generate (or load from cache / classic files) a seeded train/test data set.
+
+    Parameters
+    ----------
+    pde : {"burgers", "darcy", "navier_stokes"}
+        Problem (see :mod:`.burgers`, :mod:`.darcy`, :mod:`.navier_stokes`).
+    resolution : int
+        Output points per axis ``s`` (>= 8; even for Navier--Stokes). With
+        ``files`` it may be ``None`` (file resolution).
+    n_train, n_test : int
+        Split sizes (> 0).
+    seed : int
+        Seed; the same seed and config give identical tensors.
+    cache_dir : None, False or path
+        Cache location (``None``: ``$MUFNO_CACHE_DIR`` or ``~/.cache/mufno_lite/data``;
+        ``False``: no cache).
+    device : str or torch.device
+        Device of the returned tensors and of the spectral solves.
+    progress : bool, optional
+        Progress bar over generation chunks.
+    files : sequence of path, optional
+        Load classic FNO/PINO files instead of generating
+        (see :func:`~mufno_lite.data.legacy.load_classic`).
+    **pde_params
+        Burgers: ``nu=0.1, t_final=1.0, solve_resolution=(multiple of s >= 1024),
+        ic_alpha=2, ic_tau=5, ic_sigma=25, dt_max=2e-3, cfl=1.0, chunk_size=400``.
+        Darcy: ``a_plus=12, a_minus=3, psi_alpha=2, psi_tau=3, solve_resolution=s,
+        n_modes=solve_resolution, f=1.0, chunk_size=100``.
+        Navier--Stokes: ``forcing="kolmogorov"|"fno"|"none", nu, length, t_final
+        (flow defaults), t_start=0, n_t=16, solve_resolution=s*max(2, ceil(128/s)),
+        ic_alpha=2.5, ic_tau=7, ic_sigma=7**1.5, cfl=0.5, dt_max=0.05, chunk_size=16``
+        (on a CPU, FFT cost is linear in the batch, and a smaller chunk shares
+        the CFL step with fewer samples; raise it on a GPU).
+
+    Returns
+    -------
+    PDEDataset
+    """
+    _check_pde(pde)
+    require_positive("n_train", n_train, integer=True)
+    require_positive("n_test", n_test, integer=True)
+    if files is not None:
+        from .legacy import load_classic
+        return load_classic(pde, files, resolution=resolution, n_train=n_train, n_test=n_test,
+                            device=device, **pde_params)
+    if resolution is None:
+        raise ValueError("resolution=None is invalid: give the output grid size (e.g. 64)")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed={seed!r} is invalid: allowed values are integers >= 0")
+    base = make_config(pde, resolution, **pde_params)
+    config = {**base, "n_train": int(n_train), "n_test": int(n_test), "seed": int(seed)}
+
+    def generate():
+        xtr, ytr = generate_split(base, "train", n_train, seed=seed, device=device, progress=progress)
+        xte, yte = generate_split(base, "test", n_test, seed=seed, device=device, progress=progress)
+        if pde == "navier_stokes":  # store omega(t0) once, not n_t copies
+            xtr, xte = xtr[..., 0], xte[..., 0]
+        return {"x_train": xtr, "y_train": ytr, "x_test": xte, "y_test": yte}
+
+    arrays = cached_arrays(resolve_cache_dir(cache_dir), pde, config, generate)
+    return _finish(arrays, config, dataset_meta(config), device)
+
+
+def check_resolution_for_modes(pde: str, resolution: int, modes, n_t: Optional[int] = None) -> None:
+    """Raise ``ValueError`` if the grid cannot carry ``modes`` Fourier modes per axis.
+
+    Rule: ``modes <= resolution // 2`` on each spatial axis (the rFFT of ``s`` points
+    has ``s//2 + 1`` frequencies, the Nyquist one being unreliable); for the
+    Navier--Stokes time axis ``modes_t <= n_t // 2 + 1``.
+
+    Parameters
+    ----------
+    pde : {"burgers", "darcy", "navier_stokes"}
+        Problem.
+    resolution : int
+        Points per spatial axis.
+    modes : int or tuple of int
+        Modes per axis (one int for all axes, or one per axis; for
+        Navier--Stokes a 3-tuple ``(kx, ky, kt)``).
+    n_t : int, optional
+        Number of frames (Navier--Stokes time axis).
+    """
+    _check_pde(pde)
+    s = _check_resolution(resolution)
+    dims = {"burgers": 1, "darcy": 2, "navier_stokes": 3 if n_t is not None else 2}[pde]
+    ks = (modes,) * dims if isinstance(modes, (int, np.integer)) else tuple(modes)
+    if len(ks) < dims - (1 if pde == "navier_stokes" else 0) or len(ks) > dims:
+        raise ValueError(f"modes={modes!r} is invalid for pde={pde!r}: give an int or {dims} values")
+    for ax, k in enumerate(ks):
+        require_positive("modes", k, integer=True)
+        if pde == "navier_stokes" and ax == 2:
+            if k > n_t // 2 + 1:
+                raise ValueError(f"modes={k} on the time axis is invalid for n_t={n_t}: allowed <= {n_t // 2 + 1}")
+        elif k > s // 2:
+            raise ValueError(f"modes={k} is invalid for resolution={s}: allowed values are <= {s // 2} "
+                             f"(resolution // 2); use resolution >= {2 * k}")

@@ -1,0 +1,104 @@
+"""Optimum detection, seed spread and drift on a synthetic results table whose optima are known;
+the LR-curve figures (matplotlib and plotly) drawn from it; save_figure's manifest."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mufno_lite.analysis import drift_summary, grid_step, optimum_table
+from mufno_lite.figures import plot_hparam_curves, plotly_hparam_curves, read_manifest, save_figure
+
+LRS = [10 ** (-3.25 + k / 8) for k in range(12)]
+
+
+def synthetic(noise=0.0, diverge_top=True):
+    """Loss = 0.01·(1 + (log10 lr − log10 lr*)²); lr* moves 3 grid steps down from K=3 to K=64
+    under SP and stays under μP."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for par in ("sp", "mup"):
+        for i, K in enumerate((3, 16, 64)):
+            center = -2.5 - ({0: 0, 1: 1, 2: 3}[i] / 8 if par == "sp" else 0.0)
+            for seed in (0, 1, 2):
+                for k, lr in enumerate(LRS):
+                    loss = 0.01 * (1 + (np.log10(lr) - center) ** 2 * 10) * (1 + noise * rng.standard_normal())
+                    status = "diverged" if (diverge_top and k == 11 and par == "sp" and K == 64 and seed == 0) else "done"
+                    rows.append(dict(pde="burgers", parametrization=par, K=K, lr=lr, seed=seed, status=status,
+                                     final_train_loss=np.nan if status == "diverged" else loss, test_rel_l2=loss * 1.5,
+                                     batch_size=20, beta2=0.999, steps=100, run_id=f"{par}{K}{seed}{k}"))
+    return pd.DataFrame(rows)
+
+
+def test_grid_step_is_an_eighth_decade():
+    assert grid_step(LRS) == pytest.approx(1 / 8)
+
+
+def test_optimum_and_drift_on_known_table():
+    df = synthetic()
+    opt = optimum_table(df)
+    sp = opt[opt["parametrization"] == "sp"].set_index("K")["best_x"]
+    mup = opt[opt["parametrization"] == "mup"].set_index("K")["best_x"]
+    assert sp[3] == pytest.approx(10**-2.5) and sp[16] == pytest.approx(10**-2.625) and sp[64] == pytest.approx(10**-2.875)
+    assert list(mup) == pytest.approx([10**-2.5] * 3)
+    assert (opt["seed_spread_steps"] == 0).all()
+    assert opt.set_index(["parametrization", "K"]).loc[("sp", 64), "n_diverged"] == 1
+    drift = drift_summary(opt).set_index("parametrization")
+    assert drift.loc["sp", "drift_steps"] == pytest.approx(-3)
+    assert drift.loc["mup", "drift_steps"] == 0 and drift.loc["mup", "max_step_deviation"] == 0
+    assert bool(drift.loc["sp", "resolved"]) and not bool(drift.loc["mup", "resolved"])
+
+
+def test_diverged_runs_cannot_be_optimal():
+    df = synthetic(diverge_top=False)
+    best_lr = 10**-2.5
+    hit = (df["parametrization"] == "mup") & (df["K"] == 3) & np.isclose(df["lr"], best_lr) & (df["seed"] == 1)
+    df.loc[hit, "status"] = "diverged"
+    opt = optimum_table(df).set_index(["parametrization", "K"])
+    assert opt.loc[("mup", 3), "best_x"] != pytest.approx(best_lr)
+
+
+def test_seed_spread_counts_grid_steps():
+    df = synthetic(diverge_top=False)
+    # make seed 2 prefer a learning rate two steps higher at (mup, K=16)
+    sel = (df["parametrization"] == "mup") & (df["K"] == 16) & (df["seed"] == 2)
+    df.loc[sel, "final_train_loss"] = 0.01 * (1 + (np.log10(df.loc[sel, "lr"]) + 2.25) ** 2 * 10)
+    opt = optimum_table(df).set_index(["parametrization", "K"])
+    assert opt.loc[("mup", 16), "seed_spread_steps"] == pytest.approx(2)
+
+
+def test_errors():
+    with pytest.raises(ValueError, match="empty"):
+        optimum_table(pd.DataFrame())
+    with pytest.raises(ValueError, match="no column 'beta2x'"):
+        optimum_table(synthetic(), x="beta2x")
+
+
+def test_matplotlib_figure_marks_optima(tmp_path):
+    import matplotlib.pyplot as plt
+
+    fig = plot_hparam_curves(synthetic(), title="synthetic")
+    axes = fig.get_axes()
+    assert len(axes) == 4
+    stars = [l for l in axes[0].get_lines() if l.get_marker() == "*"]
+    assert len(stars) == 3
+    assert stars[2].get_xdata()[0] == pytest.approx(10**-2.875)
+    paths = save_figure(fig, "test_curves", preset="smoke", notebook="nb", key_numbers={"best": np.float64(0.5), "nan": float("nan")}, directory=tmp_path)
+    assert [p.name for p in paths] == ["test_curves.png", "test_curves.svg"]
+    first = paths[1].read_bytes()
+    save_figure(fig, "test_curves", preset="smoke", directory=tmp_path)
+    assert paths[1].read_bytes() == first, "SVG output must be deterministic"
+    man = read_manifest(tmp_path)
+    assert man["test_curves"]["preset"] == "smoke" and man["test_curves"]["files"] == ["test_curves.png", "test_curves.svg"]
+    plt.close(fig)
+    with pytest.raises(ValueError, match="name must be"):
+        save_figure(fig, "../escape", directory=tmp_path)
+
+
+def test_plotly_figure_has_hover_config():
+    fig = plotly_hparam_curves(synthetic())
+    texts = [t for tr in fig.data if tr.text is not None for t in tr.text]
+    assert any("K=64" in t and "seed=2" in t and "lr=" in t for t in texts)
+    stars = [tr for tr in fig.data if tr.marker is not None and tr.marker.symbol == "star"]
+    assert len(stars) == 6
+    json.loads(fig.to_json())
