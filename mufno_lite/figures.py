@@ -59,6 +59,7 @@ def _atomic_write_text(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -87,6 +88,7 @@ def save_figure(fig, name: str, *, preset: str = "quick", notebook: str | None =
             os.close(fd)
             try:
                 fig.savefig(tmp, format=fmt, dpi=dpi, metadata=meta, bbox_inches="tight")
+                os.chmod(tmp, 0o644)
                 os.replace(tmp, path)
             finally:
                 if os.path.exists(tmp):

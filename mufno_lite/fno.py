@@ -45,6 +45,7 @@ __all__ = [
     "max_modes",
     "count_parameters",
     "check_K",
+    "mode_response",
 ]
 
 
@@ -108,6 +109,35 @@ def kept_frequencies(K: int, grid: Sequence[int]) -> list[list[int]]:
             out.append(list(range(K)))
         else:
             out.append(list(range(-K, K)))
+    return out
+
+
+def mode_response(K: int, shape: Sequence[int], axis: int) -> list[tuple[int, float]]:
+    """Gain with which a real cosine at each integer frequency along ``axis`` passes T_K.
+
+    Measured, not computed from the rule: a one-channel :class:`SpectralConv` with all weights 1
+    (a pure projector onto the kept modes) is applied in float64 to cos(2πkx/n) for
+    k = 0 … n//2 along ``axis`` (constant along the others).  Returns ``[(k, gain), …]`` with gain
+    1 (passed), 0.5 (half: frequency K on a non-last axis) or 0 (removed).
+    """
+    shape = tuple(int(n) for n in shape)
+    d = len(shape)
+    if not 0 <= axis < d:
+        raise ValueError(f"axis must be in 0..{d - 1} for a {d}-D grid; got axis={axis!r}")
+    layer = SpectralConv(1, 1, K, d)
+    with torch.no_grad():
+        layer.weight.fill_(1.0)
+    layer = layer.double()
+    n = shape[axis]
+    view = [1] * d
+    view[axis] = n
+    out = []
+    for k in range(n // 2 + 1):
+        wave = torch.cos(2 * math.pi * k * torch.arange(n, dtype=torch.float64) / n)
+        x = wave.reshape(view).expand(*shape).reshape(1, 1, *shape)
+        with torch.no_grad():
+            y = layer(x)
+        out.append((k, round(float((y * x).sum() / (x * x).sum()), 12)))
     return out
 
 

@@ -298,3 +298,13 @@ def test_dtype_conversion_keeps_spectral_weights_complex():
         assert m2(torch.randn(2, 1, 16, dtype=torch.float64)).dtype == torch.float64
     back = FNO(d=1, K=3, width=4, seed=0).double().float()
     assert back.spectral_parameters()[0].dtype == torch.complex64
+
+
+def test_mode_response_matches_the_stated_rule():
+    from mufno_lite.fno import mode_response
+
+    assert mode_response(3, (12, 10), axis=0) == [(0, 1.0), (1, 1.0), (2, 1.0), (3, 0.5), (4, 0.0), (5, 0.0), (6, 0.0)]
+    assert mode_response(3, (12, 10), axis=1) == [(0, 1.0), (1, 1.0), (2, 1.0), (3, 0.0), (4, 0.0), (5, 0.0)]
+    assert mode_response(4, (9,), axis=0)[-2:] == [(3, 1.0), (4, 0.0)]
+    with pytest.raises(ValueError, match="axis must be in 0..1"):
+        mode_response(3, (12, 10), axis=2)

@@ -1,0 +1,180 @@
+"""Exercises for a class: each notebook poses them, this module holds the reference solutions.
+
+A teacher hands out the notebooks; students answer in a cell and call
+``check("04.1", answer, results=table)``, which says whether the answer is right (within a stated
+tolerance) and gives a hint if not.  ``reference(id, **data)`` returns the solution itself, so a
+teacher can print an answer key.  Solutions that depend on data (e.g. "read the optimum off your
+sweep") are computed from the table the student passes, so they are right for every preset.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+__all__ = ["EXERCISES", "check", "reference", "list_exercises"]
+
+
+@dataclass(frozen=True)
+class Exercise:
+    id: str
+    question: str
+    solve: Callable[..., Any]
+    rel_tol: float = 1e-3
+    hint: str = ""
+
+
+EXERCISES: dict[str, Exercise] = {}
+
+
+def _register(id: str, question: str, rel_tol: float = 1e-3, hint: str = ""):
+    def deco(fn):
+        EXERCISES[id] = Exercise(id, question, fn, rel_tol, hint)
+        return fn
+
+    return deco
+
+
+# --- 01 overview -----------------------------------------------------------------------------
+@_register("01.1", "How many times more parameters has the paper's FNO-3D (width 64, 4 layers) at K=24 than at K=3?",
+           rel_tol=1e-3, hint="count_parameters(d=3, K=..., width=64)['total']; the spectral part grows like K^3")
+def _ex011():
+    from .fno import count_parameters
+
+    return count_parameters(d=3, K=24, width=64)["total"] / count_parameters(d=3, K=3, width=64)["total"]
+
+
+@_register("01.2", "Under μP with base K0=3, the spectral weights at K=24 learn with what fraction of the base LR?",
+           hint="c(K) = sqrt(log K0 / log K)")
+def _ex012():
+    return math.sqrt(math.log(3) / math.log(24))
+
+
+# --- 02 modes --------------------------------------------------------------------------------
+@_register("02.1", "How many complex spectral weights has an FNO-2D of width 32, K=12, 4 layers?",
+           rel_tol=0, hint="per layer 2^(d-1) corner blocks of K^d complex m×m matrices")
+def _ex021():
+    return 4 * 2 * 12**2 * 32 * 32
+
+
+@_register("02.2", "On a 16-point non-last axis with K=4, give the gain of a cosine at frequencies 0..8 as a list.",
+           rel_tol=0, hint="frequencies -K..K-1 are kept: what happens at exactly K?")
+def _ex022():
+    from .fno import mode_response
+
+    return [g for _, g in mode_response(4, (16, 16), axis=0)]
+
+
+@_register("02.3", "What is the smallest number of grid points on the last (rfft) axis that allows K=24?", rel_tol=0,
+           hint="an n-point rfft has n//2 + 1 non-negative frequencies")
+def _ex023():
+    n = 1
+    while n // 2 + 1 < 24:
+        n += 1
+    return n
+
+
+# --- 03 parametrization ----------------------------------------------------------------------
+@_register("03.1", "A learning rate of 3e-3 was tuned at K_proxy=4. By Algorithm 1, what LR should R use at K=64?",
+           hint="eta_target = sqrt(log K_proxy / log K_target) * eta_proxy")
+def _ex031():
+    from .parametrization import transfer
+
+    return transfer({"lr": 3e-3}, 4, 64)["lr"]
+
+
+@_register("03.2", "And the init variance 0.02 tuned at K_proxy=4, transferred to K=64?",
+           hint="variances scale with the ratio itself, not its square root")
+def _ex032():
+    from .parametrization import transfer
+
+    return transfer({"init_var": 0.02}, 4, 64)["init_var"]
+
+
+@_register("03.3", "What does sqrt(2 d log K) predict for the maximum of K^d Gaussians in the paper's largest FNO-3D (K=24)?",
+           hint="natural log; d = 3")
+def _ex033():
+    return math.sqrt(2 * 3 * math.log(24))
+
+
+# --- 04-09: read the sweeps ------------------------------------------------------------------
+def _opt(results, parametrization, K=None, metric="final_train_loss", x="lr"):
+    from .analysis import optimum_table
+
+    t = optimum_table(results, x=x, metric=metric, by=("parametrization", "K"))
+    t = t[t["parametrization"] == parametrization]
+    K = int(t["K"].max()) if K is None else K
+    return float(t[t["K"] == K]["best_x"].iloc[0])
+
+
+def _drift(results, parametrization, metric="final_train_loss"):
+    from .analysis import drift_summary, optimum_table
+
+    t = drift_summary(optimum_table(results, metric=metric, by=("pde", "parametrization", "K")))
+    return float(t[t["parametrization"] == parametrization]["drift_steps"].iloc[0])
+
+
+for _nb in ("04", "05", "06"):
+    _register(f"{_nb}.1", "From your results table: the SP-optimal learning rate (final training loss) at the largest K.",
+              hint="analysis.optimum_table(results) — or find the minimum of the seed-mean curve yourself")(
+        lambda results, _p="sp": _opt(results, _p))
+    _register(f"{_nb}.2", "By how many grid steps does the SP optimum move from the smallest to the largest K? (signed)",
+              rel_tol=0, hint="log10(lr_Kmax / lr_Kmin) divided by the grid spacing (1/8 decade)")(
+        lambda results: _drift(results, "sp"))
+    _register(f"{_nb}.3", "And the μP optimum?", rel_tol=0, hint="same computation for parametrization 'mup'")(
+        lambda results: _drift(results, "mup"))
+
+
+@_register("07.1", "From the batch-size table: the μP-optimal batch size at the largest K.", rel_tol=0)
+def _ex071(results):
+    return _opt(results, "mup", x="batch_size")
+
+
+@_register("07.2", "From the β₂ table: the μP-optimal β₂ at the largest K.", rel_tol=0)
+def _ex072(results):
+    return _opt(results, "mup", x="beta2")
+
+
+@_register("08.1", "PINO: the μP-optimal learning rate at the largest K.")
+def _ex081(results):
+    return _opt(results, "mup")
+
+
+@_register("09.1", "From the cost table: μTransfer's tuning cost as a fraction of direct tuning (wall time).", rel_tol=1e-6)
+def _ex091(table):
+    return float(table.loc["μTransfer-FNO", "cost_ratio_wall"])
+
+
+# --- api --------------------------------------------------------------------------------------
+def list_exercises(notebook: str | None = None) -> list[tuple[str, str]]:
+    return [(e.id, e.question) for e in EXERCISES.values() if notebook is None or e.id.startswith(f"{notebook}.")]
+
+
+def reference(exercise_id: str, **data):
+    """The reference solution (computed from ``data`` for data-dependent exercises)."""
+    if exercise_id not in EXERCISES:
+        raise ValueError(f"exercise_id must be one of {sorted(EXERCISES)}; got exercise_id={exercise_id!r}")
+    return EXERCISES[exercise_id].solve(**data)
+
+
+def _close(a, b, rel_tol) -> bool:
+    if isinstance(b, (list, tuple)):
+        return isinstance(a, (list, tuple)) and len(a) == len(b) and all(_close(x, y, rel_tol) for x, y in zip(a, b))
+    try:
+        a, b = float(a), float(b)
+    except (TypeError, ValueError):
+        return a == b
+    if rel_tol == 0:
+        return abs(a - b) <= 1e-9 * max(1.0, abs(b))
+    return math.isclose(a, b, rel_tol=rel_tol, abs_tol=1e-12)
+
+
+def check(exercise_id: str, answer, *, quiet: bool = False, **data) -> bool:
+    """Grade an answer: True if it matches the reference within the exercise's tolerance."""
+    ex = EXERCISES.get(exercise_id)
+    if ex is None:
+        raise ValueError(f"exercise_id must be one of {sorted(EXERCISES)}; got exercise_id={exercise_id!r}")
+    ok = _close(answer, ex.solve(**data), ex.rel_tol)
+    if not quiet:
+        print(f"{exercise_id}: {'correct ✓' if ok else 'not yet ✗'}" + ("" if ok or not ex.hint else f"  hint: {ex.hint}"))
+    return ok
