@@ -1,0 +1,275 @@
+"""Command line interface: ``python -m mufno_lite <subcommand> …`` (also the ``mufno-lite`` script).
+
+Subcommands here: ``sweep`` (run or resume a sweep), ``status`` (counts by status, per K and
+parametrization), ``export`` (the results table as CSV).
+
+Adding a subcommand
+-------------------
+Write a function that receives its ``argparse`` sub-parser, adds the arguments, and returns the
+handler ``run(args) -> int`` (the exit code); register it with the :func:`subcommand` decorator::
+
+    @subcommand("figures", help="draw every figure from the results table")
+    def _figures(parser):
+        parser.add_argument("--store")
+        def run(args):
+            ...
+            return 0
+        return run
+
+The decorator may live in this file or in another module listed in :data:`SUBCOMMAND_MODULES`
+(imported when the parser is built, so a module's heavy imports stay out of ``--help`` for the
+others only if it defers them to ``run``).
+
+Exit codes: 0 success; 1 a sweep recorded failed runs; 2 bad arguments or an invalid config
+(refused before anything runs, the message names the key and value); 130 / 143 a sweep stopped by
+SIGINT / SIGTERM (what was completed is saved; the message says how to resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from typing import Callable
+
+__all__ = ["subcommand", "build_parser", "main", "SUBCOMMANDS", "SUBCOMMAND_MODULES"]
+
+#: name -> (help, configure(parser) -> run(args) -> int)
+SUBCOMMANDS: dict[str, tuple[str, Callable]] = {}
+#: modules that register further subcommands with :func:`subcommand` when imported
+SUBCOMMAND_MODULES: tuple[str, ...] = ()
+
+
+def subcommand(name: str, *, help: str = ""):
+    """Register ``configure(parser) -> run`` as the subcommand ``name``."""
+
+    def deco(configure: Callable) -> Callable:
+        if name in SUBCOMMANDS and SUBCOMMANDS[name][1] is not configure:
+            raise ValueError(f"subcommand {name!r} is already registered")
+        SUBCOMMANDS[name] = (help, configure)
+        return configure
+
+    return deco
+
+
+def build_parser() -> argparse.ArgumentParser:
+    for mod in SUBCOMMAND_MODULES:
+        importlib.import_module(mod)
+    parser = argparse.ArgumentParser(
+        prog="python -m mufno_lite",
+        description="mufno_lite: muP and muTransfer for Fourier Neural Operators.",
+    )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"mufno_lite {__version__}")
+    subs = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subs.required = True
+    for name, (hlp, configure) in SUBCOMMANDS.items():
+        p = subs.add_parser(name, help=hlp, description=hlp)
+        run = configure(p)
+        p.set_defaults(_run=run)
+    return parser
+
+
+def _error(msg: str) -> int:
+    print(f"error: {msg}", file=sys.stderr)
+    return 2
+
+
+def _load_config(path: str):
+    from .sweep import SweepConfig
+
+    return SweepConfig.from_file(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# sweep
+# ---------------------------------------------------------------------------------------------
+
+
+@subcommand("sweep", help="run (or resume) a sweep from a YAML/JSON config; results go to the store")
+def _sweep(parser: argparse.ArgumentParser):
+    parser.add_argument("config", help="sweep config file (.yaml, .yml or .json)")
+    parser.add_argument("--store", default=None,
+                        help="results file (default: $MUFNO_RESULTS or results/results.sqlite)")
+    parser.add_argument("--dry-run", action="store_true", help="show what would run; train nothing")
+    parser.add_argument("--device", choices=["cpu", "cuda", "auto"], default=None,
+                        help="override the config's device")
+    parser.add_argument("--max-populations", type=int, default=None, metavar="N",
+                        help="stop after N populations (resume later)")
+    parser.add_argument("--progress", choices=["auto", "on", "off"], default="auto",
+                        help="progress bars (auto: on when stderr is a terminal and $CI is unset)")
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="torch CPU threads (default: torch's choice; 1 is fastest for tiny models on busy cores)")
+    ray_opts = parser.add_argument_group("executor", "where populations train (ray: pip install 'mufno-lite[cluster]')")
+    ray_opts.add_argument("--executor", choices=["inprocess", "ray"], default="inprocess",
+                          help="inprocess (default): one after the other here; ray: one Ray task per population")
+    ray_opts.add_argument("--ray-address", default=None, metavar="ADDR",
+                          help="join a running cluster: 'auto', HOST:6379 or ray://HOST:10001 "
+                               "(default: start a private local Ray instance)")
+    ray_opts.add_argument("--ray-num-cpus", type=int, default=None, metavar="N",
+                          help="CPUs of the local Ray instance (no --ray-address only; default: all)")
+    ray_opts.add_argument("--ray-num-gpus", type=float, default=0, metavar="G",
+                          help="GPUs each population asks for (default 0; > 0 trains on cuda on the workers)")
+    ray_opts.add_argument("--ray-max-retries", type=int, default=2, metavar="N",
+                          help="retries of a population whose worker or node died (default 2)")
+
+    def run(args) -> int:
+        from .store import ResultsStore
+        from .sweep import resolve_device, run_sweep, sweep_status
+
+        try:
+            cfg = _load_config(args.config)
+            if args.max_populations is not None and args.max_populations < 1:
+                raise ValueError(f"--max-populations must be >= 1; got {args.max_populations}")
+            if args.threads is not None:
+                if args.threads < 1:
+                    raise ValueError(f"--threads must be >= 1; got {args.threads}")
+                import torch
+
+                torch.set_num_threads(args.threads)
+            if args.device is not None:
+                resolve_device(args.device)
+        except ValueError as e:
+            return _error(str(e))
+        store = ResultsStore(args.store)
+        if args.dry_run:
+            df = sweep_status(cfg, store)
+            df["pending"] = ~df["status"].isin(["done", "diverged"])
+            plan = (df.groupby(["parametrization", "K", "batch_size"], sort=True)
+                      .agg(runs=("run_id", "size"), to_run=("pending", "sum")).reset_index())
+            print(f"sweep {cfg.name!r} ({cfg.pde}, resolution {cfg.data['resolution']}): {len(df)} runs, "
+                  f"{int(df['pending'].sum())} to run; store {store.path}")
+            print(plan.to_string(index=False))
+            print(f"learning rates: {', '.join(f'{x:.3g}' for x in cfg.lrs)}")
+            return 0
+        progress = {"auto": None, "on": True, "off": False}[args.progress]
+        executor = None
+        if args.executor == "ray":
+            from .ray_executor import RayExecutor
+
+            try:
+                executor = RayExecutor(address=args.ray_address, num_cpus=args.ray_num_cpus,
+                                       num_gpus_per_task=args.ray_num_gpus, max_retries=args.ray_max_retries,
+                                       **({"torch_threads": args.threads} if args.threads is not None else {}))
+            except (ImportError, ValueError) as e:
+                return _error(str(e))
+        try:
+            report = run_sweep(cfg, store, device=args.device, max_populations=args.max_populations,
+                               progress=progress, config_path=args.config, executor=executor)
+        except ValueError as e:
+            return _error(str(e))
+        finally:
+            if executor is not None:
+                executor.close()
+        if report.status == "interrupted":
+            return report.exit_code
+        return 1 if report.n_failed else 0
+
+    return run
+
+
+# ---------------------------------------------------------------------------------------------
+# status
+# ---------------------------------------------------------------------------------------------
+
+
+@subcommand("status", help="counts of runs by status, per parametrization and K")
+def _status(parser: argparse.ArgumentParser):
+    parser.add_argument("config", nargs="?", default=None, help="a sweep config (counts its runs, pending included)")
+    parser.add_argument("--store", default=None, help="results file (default: $MUFNO_RESULTS or results/results.sqlite)")
+    parser.add_argument("--sweep", default=None, help="only runs of this sweep (by name)")
+
+    def run(args) -> int:
+        import pandas as pd
+
+        from .store import ResultsStore, load_results
+        from .sweep import sweep_status
+
+        store = ResultsStore(args.store)
+        if args.config is not None:
+            try:
+                cfg = _load_config(args.config)
+            except ValueError as e:
+                return _error(str(e))
+            df = sweep_status(cfg, store)
+            title = f"sweep {cfg.name!r}"
+        else:
+            if not store.path.exists():
+                return _error(f"no results store at {str(store.path)!r} (pass --store PATH or a CONFIG)")
+            res = load_results(store, sweep=args.sweep)
+            df = res[["run_id", "parametrization", "K", "status"]].copy()
+            if args.sweep is not None:
+                if args.sweep not in store.sweep_names():
+                    return _error(f"sweep {args.sweep!r} not in {str(store.path)!r}; known: {store.sweep_names()}")
+                missing = sorted(set(store.sweep_run_ids(args.sweep)) - set(df["run_id"]))
+                if missing:  # planned but not run yet: take K and parametrization from the stored config
+                    from .sweep import SweepConfig
+
+                    meta = {}
+                    raw = store.sweep_config(args.sweep)
+                    if raw is not None:
+                        try:
+                            meta = {r.run_id: (r.config["parametrization"]["kind"], r.config["model"]["K"])
+                                    for r in SweepConfig.from_dict(raw).expand()}
+                        except ValueError:
+                            meta = {}
+                    df = pd.concat([df, pd.DataFrame({
+                        "run_id": missing, "parametrization": [meta.get(m, ("?", -1))[0] for m in missing],
+                        "K": [meta.get(m, ("?", -1))[1] for m in missing], "status": "pending"})], ignore_index=True)
+            title = f"sweep {args.sweep!r}" if args.sweep else "all runs"
+        print(f"{title} in {store.path}: {len(df)} runs")
+        if len(df) == 0:
+            return 0
+        totals = df["status"].value_counts()
+        print("  " + ", ".join(f"{k}: {int(totals.get(k, 0))}" for k in ("done", "diverged", "failed", "pending")
+                               if k in totals or k != "pending"))
+        table = pd.crosstab([df["parametrization"], df["K"]], df["status"])
+        print(table.to_string())
+        return 0
+
+    return run
+
+
+# ---------------------------------------------------------------------------------------------
+# export
+# ---------------------------------------------------------------------------------------------
+
+
+@subcommand("export", help="write the results table (one row per run) as CSV")
+def _export(parser: argparse.ArgumentParser):
+    parser.add_argument("--store", default=None, help="results file (default: $MUFNO_RESULTS or results/results.sqlite)")
+    parser.add_argument("--sweep", default=None, help="only runs of this sweep")
+    parser.add_argument("--csv", required=True, metavar="OUT.csv", help="output file")
+
+    def run(args) -> int:
+        from pathlib import Path
+
+        from .store import ResultsStore, load_results
+
+        store = ResultsStore(args.store)
+        if not store.path.exists():
+            return _error(f"no results store at {str(store.path)!r}")
+        df = load_results(store, sweep=args.sweep)
+        for c in ("train_curve", "test_curve", "config"):
+            df[c] = [None if v is None else json.dumps(v, sort_keys=True) for v in df[c]]
+        df["sweeps"] = [";".join(v) for v in df["sweeps"]]
+        out = Path(args.csv)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        df.to_csv(out, index=False)
+        print(f"wrote {len(df)} runs to {out}")
+        return 0
+
+    return run
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return int(args._run(args) or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

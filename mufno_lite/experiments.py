@@ -1,0 +1,147 @@
+"""The paper's experiments as named sweeps, one definition per preset.
+
+A notebook asks for an experiment by name (``run_experiment("burgers_lr", S)``); the sweep runs
+through the shared results store, so runs another notebook already trained are reused (a run's
+id is the hash of its full config), and an interrupted notebook resumes where it stopped.
+
+Sizes per preset are chosen so that ``smoke`` runs in seconds (CI), ``quick`` shows the paper's
+effects on a 2-core CPU, and ``paper`` follows the paper (4 Fourier layers, width 64, GELU, Adam,
+element-wise gradient clipping at 0.01, its K ranges) for a GPU.  The choices for ``quick`` and
+what they showed are documented in the notebooks and in ``figures/manifest.json``.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+__all__ = ["EXPERIMENTS", "experiment_config", "run_experiment", "lr_grid_values"]
+
+
+def lr_grid_values(start: float, stop: float, per_decade: int = 8) -> list[float]:
+    n = int(round((stop - start) * per_decade)) + 1
+    return [10 ** (start + k / per_decade) for k in range(n)]
+
+
+# ---- shared bases ---------------------------------------------------------------------------
+_SMOKE_TRAIN = {"steps": 20, "schedule": "cosine", "clip": 0.01}
+_SMOKE_MODEL = {"width": 8, "n_layers": 2, "projection_width": 16}
+
+BASES: dict[str, dict[str, dict]] = {
+    "burgers": {
+        "smoke": dict(pde="burgers", data={"resolution": 32, "n_train": 40, "n_test": 10, "seed": 0}, model=_SMOKE_MODEL,
+                      K=[2, 4], lr=[1e-3, 3e-3, 1e-2, 3e-2], seeds=[0], batch_sizes=[10], train=_SMOKE_TRAIN),
+        "quick": dict(pde="burgers", data={"resolution": 256, "n_train": 1000, "n_test": 200, "seed": 0},
+                      model={"width": 32, "n_layers": 4, "projection_width": 128},
+                      K=[3, 16, 64, 128], lr={"start": -3.25, "stop": -1.875, "per_decade": 8}, seeds=[0, 1, 2],
+                      batch_sizes=[20], train={"steps": 400, "schedule": "cosine", "clip": 0.01}),
+        "paper": dict(pde="burgers", data={"resolution": 1024, "n_train": 1000, "n_test": 200, "seed": 0},
+                      model={"width": 64, "n_layers": 4, "projection_width": 128},
+                      K=[3, 8, 16, 32, 64, 128, 256, 512], lr={"start": -4.0, "stop": -1.5, "per_decade": 8},
+                      seeds=[0, 1, 2], batch_sizes=[20], train={"steps": 5000, "schedule": "cosine", "clip": 0.01}),
+    },
+    "darcy": {
+        "smoke": dict(pde="darcy", data={"resolution": 16, "n_train": 40, "n_test": 10, "seed": 0}, model=_SMOKE_MODEL,
+                      K=[2, 4], lr=[1e-3, 3e-3, 1e-2, 3e-2], seeds=[0], batch_sizes=[10], train=_SMOKE_TRAIN),
+        "quick": dict(pde="darcy", data={"resolution": 32, "n_train": 500, "n_test": 100, "seed": 0},
+                      model={"width": 32, "n_layers": 4, "projection_width": 128, "padding": 4},
+                      K=[3, 6, 12], lr={"start": -3.25, "stop": -1.875, "per_decade": 8}, seeds=[0, 1, 2],
+                      batch_sizes=[20], train={"steps": 300, "schedule": "cosine", "clip": 0.01, "normalize_y": True}),
+        "paper": dict(pde="darcy", data={"resolution": 85, "n_train": 1000, "n_test": 200, "seed": 0},
+                      model={"width": 64, "n_layers": 4, "projection_width": 128, "padding": 9},
+                      K=[3, 6, 12, 16, 24], lr={"start": -4.0, "stop": -1.5, "per_decade": 8}, seeds=[0, 1, 2],
+                      batch_sizes=[20], train={"steps": 5000, "schedule": "cosine", "clip": 0.01, "normalize_y": True}),
+    },
+    "navier_stokes": {
+        "smoke": dict(pde="navier_stokes", data={"resolution": 16, "n_train": 8, "n_test": 4, "seed": 0, "params": {"n_t": 4}},
+                      model=_SMOKE_MODEL, K=[2, 3], lr=[1e-3, 3e-3, 1e-2], seeds=[0], batch_sizes=[4], train=_SMOKE_TRAIN),
+        "quick": dict(pde="navier_stokes", data={"resolution": 32, "n_train": 100, "n_test": 20, "seed": 0, "params": {"n_t": 8}},
+                      model={"width": 16, "n_layers": 4, "projection_width": 64},
+                      K=[3, 4, 5], lr={"start": -3.25, "stop": -1.875, "per_decade": 8}, seeds=[0, 1],
+                      batch_sizes=[10], train={"steps": 200, "schedule": "cosine", "clip": 0.01}),
+        "paper": dict(pde="navier_stokes", data={"resolution": 64, "n_train": 800, "n_test": 200, "seed": 0, "params": {"n_t": 64}},
+                      model={"width": 64, "n_layers": 4, "projection_width": 128},
+                      K=[3, 6, 12, 16, 24], lr={"start": -4.0, "stop": -1.5, "per_decade": 8}, seeds=[0, 1, 2],
+                      batch_sizes=[10], train={"steps": 5000, "schedule": "cosine", "clip": 0.01}),
+    },
+}
+
+
+def _lr_sweep(pde: str) -> dict[str, dict]:
+    return {p: dict(BASES[pde][p], parametrizations=["sp", "mup"]) for p in BASES[pde]}
+
+
+def _darcy_variant(**override) -> dict[str, dict]:
+    out = {}
+    for p, base in BASES["darcy"].items():
+        cfg = copy.deepcopy(base)
+        for key, val in override.get(p, {}).items():
+            if key == "train":
+                cfg["train"] = {**cfg["train"], **val}
+            else:
+                cfg[key] = val
+        cfg["parametrizations"] = ["sp", "mup"]
+        out[p] = cfg
+    return out
+
+
+EXPERIMENTS: dict[str, dict[str, dict]] = {
+    "burgers_lr": _lr_sweep("burgers"),
+    "darcy_lr": _lr_sweep("darcy"),
+    "navier_stokes_lr": _lr_sweep("navier_stokes"),
+    # batch size and Adam β2 (paper §5, Darcy): a fixed LR per parametrization near its optimum
+    "darcy_batch": _darcy_variant(
+        smoke={"lr": [3e-3], "batch_sizes": [5, 10, 20]},
+        quick={"lr": [10 ** -2.5], "batch_sizes": [5, 10, 20, 40, 80]},
+        paper={"lr": [10 ** -2.5], "batch_sizes": [5, 10, 20, 40, 80]},
+    ),
+    "darcy_beta2": _darcy_variant(
+        smoke={"lr": [3e-3], "beta2s": [0.9, 0.99]},
+        quick={"lr": [10 ** -2.5], "beta2s": [0.9, 0.95, 0.98, 0.99, 0.995, 0.999]},
+        paper={"lr": [10 ** -2.5], "beta2s": [0.9, 0.95, 0.98, 0.99, 0.995, 0.999]},
+    ),
+    # PINO: data loss + weighted Darcy residual
+    "darcy_pino_lr": _darcy_variant(
+        smoke={"train": {"pino_weight": 0.1}},
+        quick={"train": {"pino_weight": 0.1}},
+        paper={"train": {"pino_weight": 0.1}},
+    ),
+}
+
+
+def experiment_config(name: str, preset: str) -> dict[str, Any]:
+    """The sweep config (a dict for :meth:`mufno_lite.sweep.SweepConfig.from_dict`) of an experiment."""
+    from .presets import resolve_preset
+
+    if name not in EXPERIMENTS:
+        raise ValueError(f"experiment must be one of {sorted(EXPERIMENTS)}; got experiment={name!r}")
+    p = resolve_preset(preset)
+    cfg = copy.deepcopy(EXPERIMENTS[name][p])
+    cfg["name"] = f"{name}@{p}"
+    cfg.setdefault("base_K", 3)
+    cfg.setdefault("max_population_size", 64)
+    cfg.setdefault("device", "auto")
+    return cfg
+
+
+def run_experiment(name: str, session=None, *, preset: str | None = None, store=None, device: str | None = None,
+                   progress: bool | None = None, overrides: dict | None = None, verbose: bool = True):
+    """Run (or resume) an experiment's sweep and return its results table.
+
+    Runs already in the store are not trained again.  ``overrides`` replaces top-level keys of the
+    config (e.g. ``{"K": [3, 64]}``) for exploration; the sweep name then gets a ``+custom`` suffix.
+    """
+    from .store import load_results
+    from .sweep import SweepConfig, run_sweep
+
+    preset = preset or (session.preset if session is not None else "auto")
+    store = store or (session.results_store if session is not None else None)
+    device = device or (session.device if session is not None else None)
+    cfg = experiment_config(name, preset)
+    if overrides:
+        cfg.update(copy.deepcopy(overrides))
+        cfg["name"] += "+custom"
+    config = SweepConfig.from_dict(cfg)
+    report = run_sweep(config, store, device=device, progress=progress, handle_signals=False, verbose=verbose)
+    if getattr(report, "status", "complete") == "interrupted":
+        raise KeyboardInterrupt(f"sweep {config.name} was interrupted; run the cell again to resume")
+    return load_results(store, sweep=config.name)

@@ -1,0 +1,893 @@
+"""Training one FNO, or a population of FNOs in lockstep.
+
+Two entry points share every convention:
+
+* :func:`train_model` trains one model with ``torch.optim.Adam``/``AdamW`` built by
+  :func:`mufno_lite.parametrization.make_optimizer` (groups ``spectral`` with LR ``lr·c(K)`` and
+  ``other`` with LR ``lr``) and an LR schedule that is a ``torch.optim.lr_scheduler.LambdaLR``
+  (it scales every group's own initial LR, so the μP multiplier is kept).
+* :func:`train_population` trains M members (each with its own learning rate, seed, Adam β₂ and
+  init scale) of one architecture in lockstep as batched computations: population
+  ``FNO(..., members=G)`` chunks whose parameters carry a leading member axis (G = M on a GPU; on
+  a CPU cache-sized chunks, often G = 1, because there batching members is memory-bound and gains
+  nothing — see ``member_chunk``), and a population Adam
+  (:class:`PopulationAdam`) that applies torch's update rule with per-member hyperparameters to
+  the stacked tensors.  The loss is the *sum* over members of each member's batch-mean loss;
+  members share no parameters, so each member receives exactly its own gradient and follows the
+  same trajectory as a separate :func:`train_model` run (tested to float tolerance).
+
+Conventions and decisions
+-------------------------
+* **Loss.**  Relative L2 per sample, ``‖pred − y‖₂ / ‖y‖₂`` over all non-batch axes
+  (:func:`relative_l2`), averaged over the batch.  With ``normalize_y`` the model predicts the
+  encoded target and its output is decoded (``dataset.y_normalizer.decode``) before the loss, so
+  the loss is always measured in physical units.  With ``normalize_x`` the inputs are encoded
+  with ``dataset.x_normalizer`` once, before training.
+* **PINO.**  ``pino_weight > 0`` (Darcy only) adds ``pino_weight · mean(r²)`` where ``r`` is
+  :func:`mufno_lite.data.darcy.darcy_residual` of the raw (un-encoded) coefficient and the
+  decoded prediction on the interior nodes, with ``h = dataset.meta['h']`` when present.
+* **Batches.**  Every epoch is a fresh permutation of the training set drawn from a generator
+  seeded with ``data_seed``; batches are consecutive slices of ``batch_size`` samples and the
+  incomplete last slice is dropped.  All members of a population, and a separate run with the same
+  ``data_seed``, see the same batches in the same order.
+* **Schedules** (a factor on every group's LR at 0-based step t, T = ``steps``):
+  ``constant`` 1; ``cosine`` ½(1 + cos(π t/T)); ``warmup_cosine`` (t+1)/W for t < W, then the
+  cosine over the remaining T − W steps.
+* **Adam on complex weights.**  As in torch: a complex parameter is the pair (real, imaginary) of
+  independent reals (``torch.view_as_real``), each with its own moments.  Element-wise clipping
+  (``clip``) clips real and imaginary parts separately.  ``adam`` adds ``weight_decay·p`` to the
+  gradient (L2); ``adamw`` decays the parameter by ``1 − lr·weight_decay`` (decoupled), with lr the
+  group's LR (so spectral weights decay at ``lr·c(K)``), as torch does.
+* **Divergence.**  A member whose batch loss is NaN, ±inf or above ``max_loss`` (default 1e6: a
+  relative error of a million, from which no run recovers usefully) is *diverged*: a separate run
+  stops there; in a population the member is frozen (its parameters keep the values that produced
+  the bad loss, its gradient is masked out and it gets no further updates) while the others go
+  on untouched.  Its result has ``status='diverged'``, ``diverged_at_step`` (1-based: the step
+  whose forward pass produced the bad loss) and NaN final losses.
+* **Curves.**  ``train_curve`` splits the steps into ``curve_points`` contiguous bins and reports
+  (last step of the bin, mean batch loss in the bin); steps are counted from 1.  ``test_curve``
+  holds the test error after ``eval_points`` evenly spaced steps (default 0: at the end only).
+* **Cost.**  ``flops`` = 3 × forward FLOPs per training batch × steps (+ the PINO residual is
+  neglected) + forward FLOPs of every evaluation pass, from :func:`estimate_flops`.
+  ``wall_time_s`` is a member's share (population wall time / M).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Sequence
+
+import torch
+
+from .fno import FNO, FNOConfig, count_parameters
+from .parametrization import as_parametrization, clip_grad_elementwise_, make_optimizer
+
+__all__ = [
+    "TrainConfig",
+    "Member",
+    "RunResult",
+    "TrainingInterrupted",
+    "PopulationAdam",
+    "train_population",
+    "train_model",
+    "estimate_flops",
+    "relative_l2",
+    "lr_factor",
+    "batch_schedule",
+]
+
+OPTIMIZERS = ("adam", "adamw")
+SCHEDULES = ("constant", "cosine", "warmup_cosine")
+
+
+def _positive_int(name: str, v) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise ValueError(f"{name} must be a positive integer; got {name}={v!r}")
+    return v
+
+
+def _finite_positive(name: str, v) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v > 0):
+        raise ValueError(f"{name} must be a positive finite number; got {name}={v!r}")
+    return float(v)
+
+
+def _beta(name: str, v) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0.0 <= v < 1.0):
+        raise ValueError(f"{name} must be a number in [0, 1); got {name}={v!r}")
+    return float(v)
+
+
+# --------------------------------------------------------------------------------------------
+# configuration and results
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train (shared by every member of a population).
+
+    Parameters
+    ----------
+    steps : int
+        Optimizer steps.
+    batch_size : int
+        Samples per step (must not exceed the training set).
+    optimizer : {"adam", "adamw"}
+        ``adam`` applies ``weight_decay`` as an L2 term, ``adamw`` decoupled.
+    lr : float
+        Base learning rate of :func:`train_model` (population members carry their own).
+    betas, eps, weight_decay
+        As in ``torch.optim.Adam``; a member's ``beta2`` overrides ``betas[1]``.
+    schedule : {"constant", "cosine", "warmup_cosine"}
+        LR schedule (see the module docstring); ``warmup_steps`` for ``warmup_cosine``.
+    clip : float or None
+        Element-wise gradient clipping threshold (the paper uses 0.01), None for none.
+    normalize_x, normalize_y : bool
+        Encode inputs / train on encoded targets with the dataset's normalizers.
+    pino_weight : float
+        Weight of the mean squared Darcy residual added to the loss (Darcy only).
+    data_seed : int
+        Seed of the batch order.
+    curve_points : int
+        Length of the downsampled training-loss curve.
+    eval_points : int
+        Number of evenly spaced test evaluations *during* training (0: only at the end).
+    max_loss : float
+        A batch loss above this (or NaN/inf) marks the run as diverged.
+    eval_batch_size : int or None
+        Samples per forward pass in evaluation (None: chosen to bound memory).
+    """
+
+    steps: int = 400
+    batch_size: int = 20
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+    schedule: str = "cosine"
+    warmup_steps: int = 0
+    clip: float | None = None
+    normalize_x: bool = True
+    normalize_y: bool = False
+    pino_weight: float = 0.0
+    data_seed: int = 0
+    curve_points: int = 50
+    eval_points: int = 0
+    max_loss: float = 1e6
+    eval_batch_size: int | None = None
+
+    def __post_init__(self):
+        _positive_int("steps", self.steps)
+        _positive_int("batch_size", self.batch_size)
+        opt = str(self.optimizer).lower()
+        if opt not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}; got optimizer={self.optimizer!r}")
+        object.__setattr__(self, "optimizer", opt)
+        _finite_positive("lr", self.lr)
+        if len(tuple(self.betas)) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2); got betas={self.betas!r}")
+        object.__setattr__(self, "betas", (_beta("beta1", self.betas[0]), _beta("beta2", self.betas[1])))
+        _finite_positive("eps", self.eps)
+        if not (isinstance(self.weight_decay, (int, float)) and 0 <= self.weight_decay < math.inf):
+            raise ValueError(f"weight_decay must be a finite number >= 0; got weight_decay={self.weight_decay!r}")
+        sch = str(self.schedule).lower()
+        if sch not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}; got schedule={self.schedule!r}")
+        object.__setattr__(self, "schedule", sch)
+        w = self.warmup_steps
+        if isinstance(w, bool) or not isinstance(w, int) or not 0 <= w <= self.steps:
+            raise ValueError(f"warmup_steps must be an integer in [0, steps={self.steps}]; got warmup_steps={w!r}")
+        if sch == "warmup_cosine" and w == 0:
+            raise ValueError("schedule='warmup_cosine' needs warmup_steps >= 1; got warmup_steps=0")
+        if self.clip is not None:
+            _finite_positive("clip", self.clip)
+        if not (isinstance(self.pino_weight, (int, float)) and 0 <= self.pino_weight < math.inf):
+            raise ValueError(f"pino_weight must be a finite number >= 0; got pino_weight={self.pino_weight!r}")
+        if isinstance(self.data_seed, bool) or not isinstance(self.data_seed, int):
+            raise ValueError(f"data_seed must be an integer; got data_seed={self.data_seed!r}")
+        _positive_int("curve_points", self.curve_points)
+        if isinstance(self.eval_points, bool) or not isinstance(self.eval_points, int) or self.eval_points < 0:
+            raise ValueError(f"eval_points must be an integer >= 0; got eval_points={self.eval_points!r}")
+        if not (isinstance(self.max_loss, (int, float)) and self.max_loss > 0 and not math.isnan(self.max_loss)):
+            raise ValueError(f"max_loss must be a positive number (inf allowed); got max_loss={self.max_loss!r}")
+        if self.eval_batch_size is not None:
+            _positive_int("eval_batch_size", self.eval_batch_size)
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["betas"] = list(self.betas)
+        return out
+
+
+@dataclass(frozen=True)
+class Member:
+    """One member of a population: its own learning rate, seed, Adam β₂ and init scale."""
+
+    lr: float
+    seed: int = 0
+    beta2: float | None = None
+    init_scale: float = 1.0
+
+    def __post_init__(self):
+        _finite_positive("lr", self.lr)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ValueError(f"seed must be an integer; got seed={self.seed!r}")
+        if self.beta2 is not None:
+            _beta("beta2", self.beta2)
+        _finite_positive("init_scale", self.init_scale)
+
+
+@dataclass
+class RunResult:
+    """Outcome of training one model (or one member of a population)."""
+
+    status: str
+    final_train_loss: float
+    test_rel_l2: float
+    train_curve: list[tuple[int, float]]
+    test_curve: list[tuple[int, float]]
+    diverged_at_step: int | None
+    wall_time_s: float
+    population_wall_time_s: float
+    flops: float
+    n_params: int
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["train_curve"] = [[int(s), float(v)] for s, v in self.train_curve]
+        out["test_curve"] = [[int(s), float(v)] for s, v in self.test_curve]
+        return out
+
+
+class TrainingInterrupted(Exception):
+    """``should_stop()`` returned true; raised after the current step has finished.
+
+    Attributes ``step`` (steps completed) and ``total``.
+    """
+
+    def __init__(self, step: int, total: int):
+        super().__init__(f"training interrupted after step {step} of {total}")
+        self.step, self.total = step, total
+
+
+# --------------------------------------------------------------------------------------------
+# small shared pieces
+# --------------------------------------------------------------------------------------------
+
+
+def relative_l2(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-sample relative L2 error ‖pred − target‖₂ / ‖target‖₂.
+
+    The norms run over all axes of ``target`` but its first (the batch axis); ``pred`` may carry
+    extra leading axes (a population's member axis), so (M, B, …) against (B, …) gives (M, B).
+    """
+    if pred.shape[pred.dim() - target.dim():] != target.shape:
+        raise ValueError(
+            f"pred shape {tuple(pred.shape)} does not end with the target shape {tuple(target.shape)}"
+        )
+    nd = target.dim() - 1
+    if nd < 1:
+        raise ValueError(f"target needs a batch axis and at least one more; got shape {tuple(target.shape)}")
+    dims = tuple(range(-nd, 0))
+    diff = torch.linalg.vector_norm(pred - target, dim=dims)
+    ref = torch.linalg.vector_norm(target, dim=dims)
+    return diff / ref
+
+
+def lr_factor(train: TrainConfig, step: int) -> float:
+    """Schedule factor applied to every group's LR at 0-based step ``step``."""
+    T, s = train.steps, step
+    if train.schedule == "constant":
+        return 1.0
+    if train.schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * s / T))
+    W = train.warmup_steps
+    if s < W:
+        return (s + 1) / W
+    rest = T - W
+    return 1.0 if rest <= 0 else 0.5 * (1.0 + math.cos(math.pi * (s - W) / rest))
+
+
+def batch_schedule(n: int, batch_size: int, steps: int, seed: int) -> torch.Tensor:
+    """Indices of every batch, shape (steps, batch_size) (see the module docstring)."""
+    if batch_size > n:
+        raise ValueError(f"batch_size={batch_size} exceeds the number of training samples n_train={n}")
+    g = torch.Generator().manual_seed(int(seed))
+    per_epoch = n // batch_size
+    epochs = -(-steps // per_epoch)
+    perms = [torch.randperm(n, generator=g)[: per_epoch * batch_size] for _ in range(epochs)]
+    return torch.cat(perms).view(-1, batch_size)[:steps]
+
+
+def estimate_flops(fno_config: FNOConfig, spatial_shape: Sequence[int], batch_size: int) -> float:
+    """Forward FLOPs of one batch through an FNO (one model).
+
+    Counting: a real matmul (m×k)(k×n) is 2mnk; a complex one 4× that; an FFT of N complex points
+    5 N log₂N (a real FFT of N points half of it), on the padded grid; bias additions, the
+    residual sum and GELU count 1, 1 and 8 FLOPs per element.  A training step costs ≈ 3× the
+    forward (forward + backward).
+    """
+    cfg = fno_config
+    if len(spatial_shape) != cfg.d:
+        raise ValueError(f"spatial_shape must have d={cfg.d} entries; got spatial_shape={tuple(spatial_shape)}")
+    B, m, P = int(batch_size), cfg.width, cfg.projection_width
+    N = float(math.prod(spatial_shape))
+    Np = float(math.prod(n + p for n, p in zip(spatial_shape, cfg.pads)))
+    gelu = 8.0
+    f = 2 * B * N * cfg.lifting_in * m + B * N * m  # lifting
+    modes = (2 ** (cfg.d - 1)) * cfg.K**cfg.d
+    fft = 2 * 2.5 * Np * math.log2(max(Np, 2.0))  # rfft + irfft per channel
+    per_layer = (
+        B * m * fft  # forward and inverse transforms of m channels
+        + 4 * 2 * B * m * m * modes  # complex per-mode matmuls
+        + 2 * B * Np * m * m + B * Np * m  # pointwise W with bias
+        + B * Np * m * (1 + gelu)  # sum and GELU
+    )
+    f += cfg.n_layers * per_layer
+    f += 2 * B * N * m * P + B * N * P * (1 + gelu)  # projection 1 + GELU
+    f += 2 * B * N * P * cfg.out_channels + B * N * cfg.out_channels
+    return float(f)
+
+
+def _call_or(obj, name):
+    fn = getattr(obj, name, None)
+    return fn if callable(fn) else None
+
+
+def _normalizer_to(norm, device, dtype):
+    """Move a normalizer to a device/dtype if it knows how (``.to``); return the usable object."""
+    if norm is None:
+        return None
+    to = _call_or(norm, "to")
+    if to is not None:
+        try:
+            out = to(device=device, dtype=dtype)
+        except TypeError:
+            out = to(device)
+        return norm if out is None else out
+    return norm
+
+
+def _encode(norm, x):
+    return x if norm is None else norm.encode(x)
+
+
+def _decode(norm, y):
+    return y if norm is None else norm.decode(y)
+
+
+class _Data:
+    """The dataset's tensors on the training device, inputs encoded once."""
+
+    def __init__(self, dataset, train: TrainConfig, device, dtype, d: int):
+        for name in ("x_train", "y_train", "x_test", "y_test"):
+            if not isinstance(getattr(dataset, name, None), torch.Tensor):
+                raise ValueError(f"dataset must have a tensor attribute {name!r}")
+        dev = torch.device(device)
+        self.device, self.dtype = dev, dtype
+        xn = _normalizer_to(getattr(dataset, "x_normalizer", None), dev, dtype) if train.normalize_x else None
+        self.y_norm = _normalizer_to(getattr(dataset, "y_normalizer", None), dev, dtype) if train.normalize_y else None
+        if train.normalize_x and xn is None:
+            raise ValueError("normalize_x=True but the dataset has no x_normalizer")
+        if train.normalize_y and self.y_norm is None:
+            raise ValueError("normalize_y=True but the dataset has no y_normalizer")
+        with torch.no_grad():
+            self.x_train_raw = dataset.x_train.to(dev, dtype)
+            self.x_train = _encode(xn, self.x_train_raw).contiguous()
+            self.y_train = dataset.y_train.to(dev, dtype).contiguous()
+            self.x_test = _encode(xn, dataset.x_test.to(dev, dtype)).contiguous()
+            self.y_test = dataset.y_test.to(dev, dtype).contiguous()
+        if self.x_train.dim() != d + 2:
+            raise ValueError(
+                f"x_train must have shape (N, C, {', '.join(['n'] * d)}) for d={d}; got {tuple(self.x_train.shape)}"
+            )
+        if self.x_train.shape[0] != self.y_train.shape[0] or self.x_test.shape[0] != self.y_test.shape[0]:
+            raise ValueError("x and y must have the same number of samples in each split")
+        self.spatial = tuple(self.x_train.shape[2:])
+        self.pino = train.pino_weight > 0
+        self.h = None
+        if self.pino:
+            pde = None
+            for attr in ("config", "meta"):
+                dct = getattr(dataset, attr, None)
+                if isinstance(dct, dict) and dct.get("pde") is not None:
+                    pde = str(dct["pde"]).lower()
+            if d != 2 or (pde is not None and pde != "darcy"):
+                raise ValueError(
+                    f"pino_weight > 0 needs a Darcy dataset (2-D, pde='darcy'); got d={d}, pde={pde!r}"
+                )
+            meta = getattr(dataset, "meta", None)
+            self.h = meta.get("h") if isinstance(meta, dict) else None
+            from .data.darcy import darcy_residual  # noqa: F401  (fail early if missing)
+
+            self._residual = darcy_residual
+
+    def output(self, out: torch.Tensor) -> torch.Tensor:
+        return _decode(self.y_norm, out)
+
+    def residual_sq(self, a_raw: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """Mean squared Darcy residual per leading (member) index: u (…, B, 1, s, s) → (…)."""
+        lead = u.shape[: u.dim() - a_raw.dim()]
+        n = int(math.prod(lead))
+        uu = u.reshape(n * a_raw.shape[0], *a_raw.shape[1:])
+        aa = a_raw.unsqueeze(0).expand(n, *a_raw.shape).reshape_as(uu)
+        r = self._residual(aa, uu, h=self.h)
+        return r.reshape(*lead, -1).pow(2).mean(-1)
+
+
+def _eval_chunk(train: TrainConfig, members: int, width: int, spatial, n: int) -> int:
+    if train.eval_batch_size is not None:
+        return train.eval_batch_size
+    budget = 1 << 23  # elements of the widest activation per forward pass
+    per_sample = members * max(width, 128) * math.prod(spatial)
+    return max(1, min(n, budget // max(per_sample, 1)))
+
+
+@torch.no_grad()
+def _evaluate(model, data: _Data, x, y, chunk: int) -> torch.Tensor:
+    """Mean relative L2 over a split, per member ((M,) for a population, () for a model)."""
+    total = None
+    for i in range(0, x.shape[0], chunk):
+        err = relative_l2(data.output(model(x[i : i + chunk])), y[i : i + chunk]).sum(-1)
+        total = err if total is None else total + err
+    return total / x.shape[0]
+
+
+def _downsample(losses: list[float], n_points: int, upto: int | None = None) -> list[tuple[int, float]]:
+    """Bin the per-step losses (steps 1..len) into at most n_points (last step, mean) pairs."""
+    vals = losses if upto is None else losses[:upto]
+    n = len(vals)
+    if n == 0:
+        return []
+    k = min(n_points, n)
+    out = []
+    for j in range(k):
+        a, b = (j * n) // k, ((j + 1) * n) // k
+        seg = vals[a:b]
+        out.append((b, float(sum(seg) / len(seg))))
+    return out
+
+
+def _eval_steps(train: TrainConfig) -> set[int]:
+    if train.eval_points <= 0:
+        return set()
+    T, k = train.steps, train.eval_points
+    return {max(1, round(T * (j + 1) / (k + 1))) for j in range(k)} - {T}
+
+
+def _make_progress(progress, total: int, desc: str):
+    """Return (callback(step), close()) from None, a callable(step, total), or True (tqdm)."""
+    if progress is None or progress is False:
+        return (lambda step: None), (lambda: None)
+    if progress is True:
+        from tqdm.auto import tqdm
+
+        quiet = bool(os.environ.get("CI")) or not sys.stderr.isatty()
+        bar = tqdm(total=total, desc=desc, disable=quiet, leave=False)
+        return (lambda step: bar.update(1)), bar.close
+    if callable(progress):
+        return (lambda step: progress(step, total)), (lambda: None)
+    raise ValueError(f"progress must be None, True or a callable(step, total); got progress={progress!r}")
+
+
+def _real_dtype(model) -> torch.dtype:
+    for p in model.parameters():
+        return p.real.dtype if p.is_complex() else p.dtype
+    return torch.get_default_dtype()
+
+
+def convert_model_dtype(model, dtype: torch.dtype):
+    """Cast a model's parameters to a real dtype (complex ones to the matching complex dtype).
+
+    ``Module.to(torch.float64)`` would drop the imaginary parts of complex weights.
+    """
+    cdtype = {torch.float32: torch.complex64, torch.float64: torch.complex128}.get(dtype)
+    if cdtype is None:
+        raise ValueError(f"dtype must be torch.float32 or torch.float64; got dtype={dtype!r}")
+    with torch.no_grad():
+        for p in model.parameters():
+            p.data = p.data.to(cdtype if p.is_complex() else dtype)
+    return model
+
+
+# --------------------------------------------------------------------------------------------
+# a single model
+# --------------------------------------------------------------------------------------------
+
+
+def train_model(model: FNO, dataset, train: TrainConfig, *, device="cpu", progress=None,
+                should_stop: Callable[[], bool] | None = None) -> RunResult:
+    """Train one FNO (in place) with torch's Adam/AdamW and return its :class:`RunResult`.
+
+    Parameters
+    ----------
+    model : FNO
+        A single model (``members=None``); its parametrization sets the spectral LR multiplier.
+    dataset
+        A ``PDEDataset``-like object (``x_train``, ``y_train``, ``x_test``, ``y_test``,
+        ``x_normalizer``, ``y_normalizer``, ``meta``).
+    train : TrainConfig
+    device : str or torch.device
+        The model is moved there; data too.  Computation runs in the model's dtype.
+    progress : callable(step, total) or None
+    should_stop : callable() -> bool, optional
+        Checked after every step; when it returns true :class:`TrainingInterrupted` is raised.
+    """
+    if not isinstance(train, TrainConfig):
+        raise ValueError(f"train must be a TrainConfig; got {type(train).__name__}")
+    if not isinstance(model, FNO) or model.members is not None:
+        raise ValueError("train_model needs a single FNO (members=None); use train_population for populations")
+    t0 = time.perf_counter()
+    model.to(device)
+    dtype = _real_dtype(model)
+    data = _Data(dataset, train, device, dtype, model.d)
+    idx = batch_schedule(data.x_train.shape[0], train.batch_size, train.steps, train.data_seed).to(data.device)
+    opt = make_optimizer(model, train.lr, optimizer=train.optimizer, betas=train.betas, eps=train.eps,
+                         weight_decay=train.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(train, s))
+    params = list(model.parameters())
+    chunk = _eval_chunk(train, 1, model.config.width, data.spatial, max(data.x_train.shape[0], 1))
+    eval_at = _eval_steps(train)
+    tick, close = _make_progress(progress, train.steps, "train")
+    losses: list[float] = []
+    test_curve: list[tuple[int, float]] = []
+    diverged = None
+    n_evals = 0
+    try:
+        for step in range(train.steps):
+            b = idx[step]
+            xb, yb = data.x_train[b], data.y_train[b]
+            pred = data.output(model(xb))
+            loss = relative_l2(pred, yb).mean()
+            if data.pino:
+                loss = loss + train.pino_weight * data.residual_sq(data.x_train_raw[b], pred)
+            lv = float(loss.detach())
+            if not (math.isfinite(lv) and lv <= train.max_loss):
+                diverged = step + 1
+                break
+            losses.append(lv)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if train.clip is not None:
+                clip_grad_elementwise_(params, train.clip)
+            opt.step()
+            sched.step()
+            if step + 1 in eval_at:
+                model.eval()
+                test_curve.append((step + 1, float(_evaluate(model, data, data.x_test, data.y_test, chunk))))
+                model.train()
+                n_evals += 1
+            tick(step + 1)
+            if should_stop is not None and should_stop():
+                raise TrainingInterrupted(step + 1, train.steps)
+    finally:
+        close()
+    if diverged is None:
+        final_train = float(_evaluate(model, data, data.x_train, data.y_train, chunk))
+        test = float(_evaluate(model, data, data.x_test, data.y_test, chunk))
+        test_curve.append((train.steps, test))
+        n_evals += 1
+        status = "done"
+    else:
+        final_train = test = float("nan")
+        status = "diverged"
+    wall = time.perf_counter() - t0
+    fwd = estimate_flops(model.config, data.spatial, 1)
+    steps_done = len(losses) + (diverged is not None)
+    flops = 3 * fwd * train.batch_size * steps_done + fwd * data.x_test.shape[0] * n_evals
+    if diverged is None:
+        flops += fwd * data.x_train.shape[0]
+    return RunResult(
+        status=status,
+        final_train_loss=final_train,
+        test_rel_l2=test,
+        train_curve=_downsample(losses, train.curve_points),
+        test_curve=test_curve,
+        diverged_at_step=diverged,
+        wall_time_s=wall,
+        population_wall_time_s=wall,
+        flops=float(flops),
+        n_params=count_parameters(model.config)["total"],
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# the population optimizer
+# --------------------------------------------------------------------------------------------
+
+
+class PopulationAdam:
+    """Adam/AdamW over stacked population parameters with per-member LR and β₂.
+
+    Every parameter has a leading member axis M.  For member i and a parameter in group g the
+    update is exactly ``torch.optim.Adam``'s (single-tensor implementation) with
+    ``lr = lr_i · mult_g · factor`` and ``betas = (beta1, beta2_i)``: bias-corrected moments, ``eps``
+    added to the corrected root second moment, L2 weight decay (``adam``) or decoupled decay
+    (``adamw``).  Complex parameters are updated through their ``view_as_real`` views, as torch
+    does.  Members whose ``active`` flag is false are left exactly as they are.
+
+    Parameters
+    ----------
+    groups : list of (list of tensors, multiplier)
+    lrs, beta2s : sequence of float, length M
+    """
+
+    def __init__(self, groups, lrs: Sequence[float], beta2s: Sequence[float], *, beta1: float = 0.9,
+                 eps: float = 1e-8, weight_decay: float = 0.0, decoupled: bool = False):
+        self.M = len(lrs)
+        if len(beta2s) != self.M:
+            raise ValueError("lrs and beta2s must have one entry per member")
+        self.lrs = [float(v) for v in lrs]
+        self.beta2s = [float(v) for v in beta2s]
+        self.beta1, self.eps, self.wd, self.decoupled = float(beta1), float(eps), float(weight_decay), decoupled
+        self.t = 0
+        self.groups = []
+        for params, mult in groups:
+            entries = []
+            for p in params:
+                if p.shape[0] != self.M:
+                    raise ValueError(f"parameter with leading size {p.shape[0]} in a population of M={self.M}")
+                rp = torch.view_as_real(p) if p.is_complex() else p
+                entries.append((p, rp, torch.zeros_like(rp), torch.zeros_like(rp)))
+            self.groups.append((entries, float(mult)))
+        ref = self.groups[0][0][0][1] if self.groups and self.groups[0][0] else None
+        self._dtype = ref.dtype if ref is not None else torch.float32
+        self._device = ref.device if ref is not None else torch.device("cpu")
+        self._b2 = torch.tensor(self.beta2s, dtype=self._dtype, device=self._device)
+        # (1 - beta2) computed in double precision and then cast, as torch does with its scalar
+        self._omb2 = torch.tensor([1 - v for v in self.beta2s], dtype=self._dtype, device=self._device)
+
+    @torch.no_grad()
+    def step(self, factor: float = 1.0, active: Sequence[bool] | None = None) -> None:
+        """One update with every LR multiplied by ``factor``; inactive members are not touched."""
+        self.t += 1
+        t = self.t
+        act = [True] * self.M if active is None else [bool(a) for a in active]
+        all_active = all(act)
+        b1 = self.beta1
+        bc1 = 1 - b1**t
+        bc2_sqrt = [(1 - b2**t) ** 0.5 for b2 in self.beta2s]
+        mask = None if all_active else torch.tensor(act, device=self._device)
+        for entries, mult in self.groups:
+            lr = [self.lrs[i] * mult * factor if act[i] else 0.0 for i in range(self.M)]
+            step_neg = [-(v / bc1) for v in lr]
+            cache = {}
+            for p, rp, m, v in entries:
+                g = p.grad
+                if g is None:
+                    continue
+                rg = torch.view_as_real(g) if g.is_complex() else g
+                nd = rp.dim()
+                if nd not in cache:
+                    shp = (self.M,) + (1,) * (nd - 1)
+                    cache[nd] = (
+                        torch.tensor(step_neg, dtype=self._dtype, device=self._device).view(shp),
+                        torch.tensor(bc2_sqrt, dtype=self._dtype, device=self._device).view(shp),
+                        self._b2.view(shp),
+                        self._omb2.view(shp),
+                        None if mask is None else (~mask).view(shp),
+                        torch.tensor([1 - x * self.wd for x in lr], dtype=self._dtype,
+                                     device=self._device).view(shp) if (self.decoupled and self.wd) else None,
+                    )
+                sneg, bc2s, b2, omb2, dead, decay = cache[nd]
+                if dead is not None:
+                    rg = rg.masked_fill(dead, 0.0)
+                if self.wd != 0:
+                    if self.decoupled:
+                        rp.mul_(decay)
+                    else:
+                        rg = rg.add(rp, alpha=self.wd)
+                m.lerp_(rg, 1 - b1)
+                v.mul_(b2).addcmul_(rg * omb2, rg)
+                denom = (v.sqrt() / bc2s).add_(self.eps)
+                rp.add_((m / denom) * sneg)
+
+
+# --------------------------------------------------------------------------------------------
+# a population
+# --------------------------------------------------------------------------------------------
+
+
+def _auto_chunk(fno_config: FNOConfig, spatial, batch_size: int, M: int, device) -> int:
+    """Members per batched chunk: all of them on a GPU; on a CPU as many as keep the widest
+    activation of a chunk within ~4 MiB (cache-sized), at least one."""
+    if torch.device(device).type != "cpu":
+        return M
+    widest = batch_size * max(fno_config.width, fno_config.projection_width) * math.prod(
+        n + p for n, p in zip(spatial, fno_config.pads)) * 4
+    return max(1, min(M, (4 << 20) // max(widest, 1)))
+
+
+def train_population(fno_config: FNOConfig, parametrization, dataset, members: Sequence[Member],
+                     train: TrainConfig, *, device="cpu", progress=None,
+                     should_stop: Callable[[], bool] | None = None,
+                     dtype: torch.dtype = torch.float32, member_chunk: int | None = None,
+                     return_model: bool = False):
+    """Train M FNOs of one architecture in lockstep, as batched computations.
+
+    Parameters
+    ----------
+    fno_config : FNOConfig
+    parametrization : "sp", "mup", dict or Parametrization
+    dataset
+        A ``PDEDataset``-like object (see :func:`train_model`).
+    members : sequence of Member
+        One entry per model: learning rate, init seed, Adam β₂ (None: ``train.betas[1]``) and
+        init scale of the spectral weights.
+    train : TrainConfig
+    device : str or torch.device
+    progress : None, callable(step, total) or True (a ``tqdm.auto`` bar, quiet when the
+        environment variable ``CI`` is set or stderr is not a terminal)
+    should_stop : callable() -> bool, optional
+        Checked after every step; when true :class:`TrainingInterrupted` is raised.
+    dtype : torch.float32 or torch.float64
+    member_chunk : int, optional
+        Members evaluated in one batched forward/backward.  The members are split into
+        consecutive chunks of this size, each a population ``FNO(members=chunk)`` with its own
+        :class:`PopulationAdam`; every step runs all chunks on the same batch.  Results do not
+        depend on it (up to float rounding).  Default: all members on a GPU; on a CPU as many as
+        keep a chunk's widest activation within ~4 MiB, because there a batched population is
+        memory-bound and slower than cache-sized pieces (see ``benchmarks/bench_population.py``).
+    return_model : bool
+        Also return the trained population as one ``FNO(members=M)`` (``(results, model)``).
+
+    Returns
+    -------
+    list of RunResult, one per member in order (and the model if ``return_model``).
+    """
+    if not isinstance(fno_config, FNOConfig):
+        raise ValueError(f"fno_config must be an FNOConfig; got {type(fno_config).__name__}")
+    if not isinstance(train, TrainConfig):
+        raise ValueError(f"train must be a TrainConfig; got {type(train).__name__}")
+    members = list(members)
+    if not members:
+        raise ValueError("members must contain at least one Member; got an empty sequence")
+    for i, mem in enumerate(members):
+        if not isinstance(mem, Member):
+            raise ValueError(f"members[{i}] must be a Member; got {mem!r}")
+    if member_chunk is not None:
+        _positive_int("member_chunk", member_chunk)
+    par = as_parametrization(parametrization)
+    M = len(members)
+    t0 = time.perf_counter()
+    data = _Data(dataset, train, device, dtype, fno_config.d)
+    n_train = data.x_train.shape[0]
+    idx = batch_schedule(n_train, train.batch_size, train.steps, train.data_seed).to(data.device)
+    G = member_chunk or _auto_chunk(fno_config, data.spatial, train.batch_size, M, data.device)
+    G = min(G, M)
+    mult = par.lr_multiplier(fno_config.K, fno_config.d)
+    chunks = []  # (member indices, model, optimizer, params)
+    for start in range(0, M, G):
+        ids = list(range(start, min(start + G, M)))
+        sub = [members[i] for i in ids]
+        model = FNO(fno_config, parametrization=par, members=len(ids), seed=[m.seed for m in sub],
+                    init_scale=[m.init_scale for m in sub])
+        if dtype != torch.float32:
+            convert_model_dtype(model, dtype)
+        model.to(data.device)
+        groups = model.named_parameter_groups()
+        opt = PopulationAdam(
+            [([p for _, p in groups["spectral"]], mult), ([p for _, p in groups["other"]], 1.0)],
+            lrs=[m.lr for m in sub],
+            beta2s=[train.betas[1] if m.beta2 is None else m.beta2 for m in sub],
+            beta1=train.betas[0], eps=train.eps, weight_decay=train.weight_decay,
+            decoupled=train.optimizer == "adamw",
+        )
+        chunks.append((ids, model, opt, list(model.parameters())))
+    eval_chunk = _eval_chunk(train, G, fno_config.width, data.spatial, n_train)
+    eval_at = _eval_steps(train)
+    tick, close = _make_progress(progress, train.steps, f"population M={M}")
+    loss_log = torch.empty(train.steps, M, dtype=torch.float64)
+    alive = [True] * M
+    diverged_at: list[int | None] = [None] * M
+    test_curves: list[list[tuple[int, float]]] = [[] for _ in range(M)]
+    steps_run = 0
+
+    def evaluate(x, y) -> list[float]:
+        out = [float("nan")] * M
+        for ids, model, _, _ in chunks:
+            if any(alive[i] for i in ids):
+                for i, v in zip(ids, _evaluate(model, data, x, y, eval_chunk).tolist()):
+                    out[i] = float(v)
+        return out
+
+    try:
+        for step in range(train.steps):
+            b = idx[step]
+            xb, yb = data.x_train[b], data.y_train[b]
+            ab = data.x_train_raw[b] if data.pino else None
+            factor = lr_factor(train, step)
+            for ids, model, opt, params in chunks:
+                act = [alive[i] for i in ids]
+                if not any(act):
+                    loss_log[step, ids[0]: ids[-1] + 1] = float("nan")
+                    continue
+                pred = data.output(model(xb))  # (G, B, C, *sp)
+                per = relative_l2(pred, yb).mean(-1)  # (G,)
+                if data.pino:
+                    per = per + train.pino_weight * data.residual_sq(ab, pred)
+                pv = per.detach()
+                ok = (torch.isfinite(pv) & (pv <= train.max_loss)).tolist()
+                for j, i in enumerate(ids):
+                    if act[j] and not ok[j]:
+                        act[j] = alive[i] = False
+                        diverged_at[i] = step + 1
+                loss_log[step, ids[0]: ids[-1] + 1] = pv.to("cpu", torch.float64)
+                if not any(act):
+                    continue
+                if all(act):
+                    total = per.sum()
+                else:
+                    mask = torch.tensor(act, device=per.device)
+                    total = torch.where(mask, per, torch.zeros((), dtype=per.dtype, device=per.device)).sum()
+                for p in params:
+                    p.grad = None
+                total.backward()
+                if train.clip is not None:
+                    clip_grad_elementwise_(params, train.clip)
+                opt.step(factor, None if all(act) else act)
+            steps_run = step + 1
+            if not any(alive):
+                break
+            if step + 1 in eval_at:
+                for i, v in enumerate(evaluate(data.x_test, data.y_test)):
+                    if alive[i]:
+                        test_curves[i].append((step + 1, v))
+            tick(step + 1)
+            if should_stop is not None and should_stop():
+                raise TrainingInterrupted(step + 1, train.steps)
+    finally:
+        close()
+    final_train = [float("nan")] * M
+    final_test = [float("nan")] * M
+    if any(alive):
+        tr = evaluate(data.x_train, data.y_train)
+        te = evaluate(data.x_test, data.y_test)
+        for i in range(M):
+            if alive[i]:
+                final_train[i], final_test[i] = tr[i], te[i]
+                test_curves[i].append((train.steps, te[i]))
+    wall = time.perf_counter() - t0
+    fwd = estimate_flops(fno_config, data.spatial, 1)
+    n_params = count_parameters(fno_config)["total"]
+    log = loss_log[:steps_run].tolist()
+    results = []
+    for i in range(M):
+        dv = diverged_at[i]
+        upto = steps_run if dv is None else dv - 1
+        curve = _downsample([row[i] for row in log[:upto]], train.curve_points)
+        steps_i = steps_run if dv is None else dv
+        flops = 3 * fwd * train.batch_size * steps_i + fwd * data.x_test.shape[0] * len(test_curves[i])
+        if dv is None:
+            flops += fwd * n_train
+        results.append(RunResult(
+            status="done" if dv is None else "diverged",
+            final_train_loss=final_train[i],
+            test_rel_l2=final_test[i],
+            train_curve=curve,
+            test_curve=test_curves[i],
+            diverged_at_step=dv,
+            wall_time_s=wall / M,
+            population_wall_time_s=wall,
+            flops=float(flops),
+            n_params=n_params,
+        ))
+    if not return_model:
+        return results
+    if len(chunks) == 1:
+        return results, chunks[0][1]
+    whole = FNO(fno_config, parametrization=par, members=M, seed=[0] * M)
+    if dtype != torch.float32:
+        convert_model_dtype(whole, dtype)
+    whole.to(data.device)
+    with torch.no_grad():
+        subs = [dict(c[1].named_parameters()) for c in chunks]
+        for name, p in whole.named_parameters():
+            p.copy_(torch.cat([sd[name] for sd in subs]))
+    return results, whole

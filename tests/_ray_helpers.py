@@ -1,0 +1,46 @@
+"""Helpers for tests/test_ray_executor.py that Ray workers must import by name.
+
+The tests put this folder on the workers' PYTHONPATH; keep this module free of test-only imports.
+"""
+import os
+from pathlib import Path
+
+
+class CrashingTrainer:
+    """The real ``train_population``, except that chosen populations kill their worker process.
+
+    ``crash_once``: (parametrization kind, K) pairs whose first attempt calls ``os._exit(1)``
+    (a marker file in ``marker_dir`` remembers the attempt); ``crash_always``: pairs that do it on
+    every attempt.  Every attempt is logged as a line in ``marker_dir/attempts.log``.
+    """
+
+    def __init__(self, marker_dir, crash_once=(), crash_always=()):
+        self.marker_dir = str(marker_dir)
+        self.crash_once = {tuple(x) for x in crash_once}
+        self.crash_always = {tuple(x) for x in crash_always}
+
+    def __call__(self, fno_config, parametrization, dataset, members, train, **kwargs):
+        key = (parametrization.kind, fno_config.K)
+        d = Path(self.marker_dir)
+        with open(d / "attempts.log", "a") as f:
+            f.write(f"{key[0]} {key[1]} {os.getpid()}\n")
+        if key in self.crash_always:
+            os._exit(1)
+        if key in self.crash_once:
+            marker = d / f"crashed_{key[0]}_{key[1]}"
+            if not marker.exists():
+                marker.write_text(str(os.getpid()))
+                os._exit(1)
+        from mufno_lite.train import train_population
+
+        return train_population(fno_config, parametrization, dataset, members, train, **kwargs)
+
+
+def slow_trainer(fno_config, parametrization, dataset, members, train, **kwargs):
+    """The real trainer after a pause (lets a test stop a sweep while tasks are running)."""
+    import time
+
+    time.sleep(float(os.environ.get("MUFNO_TEST_SLOW_S", "3")))
+    from mufno_lite.train import train_population
+
+    return train_population(fno_config, parametrization, dataset, members, train, **kwargs)
