@@ -38,7 +38,7 @@ __all__ = ["subcommand", "build_parser", "main", "SUBCOMMANDS", "SUBCOMMAND_MODU
 #: name -> (help, configure(parser) -> run(args) -> int)
 SUBCOMMANDS: dict[str, tuple[str, Callable]] = {}
 #: modules that register further subcommands with :func:`subcommand` when imported
-SUBCOMMAND_MODULES: tuple[str, ...] = ()
+SUBCOMMAND_MODULES: tuple[str, ...] = ("mufno_lite.reproduce", "mufno_lite.experiments")
 
 
 def subcommand(name: str, *, help: str = ""):

@@ -142,7 +142,11 @@ def _ex081(results):
 
 @_register("09.1", "From the cost table: μTransfer's tuning cost as a fraction of direct tuning (wall time).", rel_tol=1e-6)
 def _ex091(table):
-    return float(table.loc["μTransfer-FNO", "cost_ratio_wall"])
+    t = table.set_index("method") if "method" in table.columns else table
+    row = [m for m in t.index if str(m).startswith("μTransfer")]
+    if not row:
+        raise ValueError(f"table has no μTransfer-FNO row; rows are {list(t.index)}")
+    return float(t.loc[row[0], "cost_ratio_wall"])
 
 
 # --- api --------------------------------------------------------------------------------------

@@ -108,6 +108,39 @@ EXPERIMENTS: dict[str, dict[str, dict]] = {
 }
 
 
+def _burgers_variant(**per_preset) -> dict[str, dict]:
+    out = {}
+    for p, base in BASES["burgers"].items():
+        cfg = copy.deepcopy(base)
+        for key, val in per_preset.get(p, {}).items():
+            cfg[key] = {**cfg[key], **val} if key in ("train", "model", "data") and isinstance(val, dict) else val
+        cfg.setdefault("parametrizations", ["sp", "mup"])
+        out[p] = cfg
+    return out
+
+
+EXPERIMENTS.update({
+    # notebook 1: a two-minute demo on a laptop (a small Burgers model, two K, one seed)
+    "overview_demo": _burgers_variant(
+        quick={"data": {"resolution": 128}, "model": {"width": 16, "projection_width": 64}, "K": [3, 64],
+               "lr": {"start": -3.0, "stop": -1.5, "per_decade": 4}, "seeds": [0], "train": {"steps": 200}},
+        paper={"K": [3, 128], "seeds": [0]},
+    ),
+    # notebook 10, limits: very small K; no clipping (compare with burgers_lr's clip = 0.01)
+    "burgers_small_K": _burgers_variant(quick={"K": [2, 3, 4, 6], "seeds": [0, 1]}, paper={"K": [2, 3, 4, 6]}),
+    "burgers_noclip": _burgers_variant(
+        smoke={"train": {"clip": None}}, quick={"K": [3, 128], "seeds": [0, 1], "train": {"clip": None}},
+        paper={"K": [3, 512], "train": {"clip": None}},
+    ),
+    # notebook 10, limits: width and K together (μP-FNO scales K only; run once per width)
+    "burgers_width": _burgers_variant(smoke={"parametrizations": ["mup"]},
+                                      quick={"K": [3, 128], "seeds": [0, 1], "parametrizations": ["mup"]},
+                                      paper={"K": [3, 512], "parametrizations": ["mup"]}),
+})
+
+WIDTHS = {"smoke": [4, 8], "quick": [16, 32, 64], "paper": [32, 64, 128]}
+
+
 def experiment_config(name: str, preset: str) -> dict[str, Any]:
     """The sweep config (a dict for :meth:`mufno_lite.sweep.SweepConfig.from_dict`) of an experiment."""
     from .presets import resolve_preset
@@ -145,3 +178,32 @@ def run_experiment(name: str, session=None, *, preset: str | None = None, store=
     if getattr(report, "status", "complete") == "interrupted":
         raise KeyboardInterrupt(f"sweep {config.name} was interrupted; run the cell again to resume")
     return load_results(store, sweep=config.name)
+
+
+def _configure_cli():
+    from .cli import subcommand
+
+    @subcommand("experiment", help="run (or resume) one of the paper's experiments by name, e.g. burgers_lr")
+    def _configure(p):
+        p.add_argument("name", choices=sorted(EXPERIMENTS))
+        p.add_argument("--preset", default="auto", help="smoke, quick, paper or auto")
+        p.add_argument("--store", default=None, help="results store (default $MUFNO_RESULTS or results/results.sqlite)")
+        p.add_argument("--device", default=None)
+
+        def run(args) -> int:
+            from .analysis import drift_summary, optimum_table
+
+            try:
+                df = run_experiment(args.name, preset=args.preset, store=args.store, device=args.device)
+            except ValueError as exc:
+                print(f"error: {exc}")
+                return 2
+            print(df.groupby(["parametrization", "K", "status"]).size().to_string())
+            if df["lr"].nunique() > 1 and (df["status"] == "done").any():
+                print(drift_summary(optimum_table(df)).to_string(index=False))
+            return 0
+
+        return run
+
+
+_configure_cli()

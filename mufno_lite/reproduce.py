@@ -116,10 +116,13 @@ def _summary(runs: list[NotebookRun]) -> str:
     return "\n".join(lines)
 
 
-def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("reproduce", help="run the notebooks headless through papermill")
+from .cli import subcommand
+
+
+@subcommand("reproduce", help="run the notebooks headless through papermill (figures -> figures/)")
+def _configure(p):
     _add_arguments(p)
-    p.set_defaults(func=_run_cli)
+    return _run_cli
 
 
 def _add_arguments(p) -> None:

@@ -49,6 +49,19 @@ def resolve_device(device: str = "auto") -> str:
     return dev
 
 
+def default_results_store() -> Path:
+    """``$MUFNO_RESULTS``, else ``<repo>/results/results.sqlite`` for a source checkout (so notebooks
+    run from ``notebooks/`` and the CLI run from the repo root share one store), else
+    ``./results/results.sqlite``."""
+    env = os.environ.get("MUFNO_RESULTS")
+    if env:
+        return Path(env)
+    from .figures import _repo_root
+
+    root = _repo_root()
+    return (root if root is not None else Path.cwd()) / "results" / "results.sqlite"
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -68,5 +81,5 @@ def setup(preset: str = "auto", device: str = "auto", seed: int = 0, threads: in
         raise ValueError(f"threads must be >= 1; got threads={n!r}")
     torch.set_num_threads(n)
     seed_everything(seed)
-    store = Path(os.environ.get("MUFNO_RESULTS", Path("results") / "results.sqlite"))
+    store = default_results_store()
     return Session(preset=name, device=dev, seed=seed, threads=n, figures_dir=figures_dir(name), results_store=store, notebook=notebook)

@@ -2,8 +2,12 @@
 small ops), the smoke preset for notebooks, and a private cache directory per session."""
 import os
 
+import tempfile
+
 os.environ.setdefault("MUFNO_PRESET", "smoke")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# notebooks executed by nbval inherit this: a throwaway results store, never the repo's
+os.environ.setdefault("MUFNO_RESULTS", os.path.join(tempfile.mkdtemp(prefix="mufno_results_"), "results.sqlite"))
 
 import pytest
 import torch

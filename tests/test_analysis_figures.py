@@ -102,3 +102,13 @@ def test_plotly_figure_has_hover_config():
     stars = [tr for tr in fig.data if tr.marker is not None and tr.marker.symbol == "star"]
     assert len(stars) == 6
     json.loads(fig.to_json())
+
+
+def test_describe_transfer_sentence():
+    from mufno_lite.analysis import describe_transfer
+
+    text = describe_transfer(drift_summary(optimum_table(synthetic())))
+    mup, sp = text.splitlines()
+    assert sp.startswith("SP: the optimal learning rate moved -3 grid steps from K=3 (0.00316) to K=64 (0.00133)")
+    assert "larger than the seed spread" in sp
+    assert mup.startswith("μP: the optimal learning rate did not move") and "not resolved" in mup

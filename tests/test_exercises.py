@@ -36,3 +36,9 @@ def test_every_exercise_is_listed_and_errors_are_clear(capsys):
     assert "not yet" in capsys.readouterr().out
     with pytest.raises(ValueError, match=r"exercise_id must be one of .* got exercise_id='99.9'"):
         check("99.9", 1)
+
+
+def test_cost_table_exercise():
+    table = pd.DataFrame({"method": ["direct tuning on the target (K=4)", "μTransfer-FNO (K=2 -> 4)"], "cost_ratio_wall": [1.0, 0.42]})
+    assert reference("09.1", table=table) == pytest.approx(0.42)
+    assert check("09.1", 0.42, table=table, quiet=True)
