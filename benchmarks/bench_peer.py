@@ -25,7 +25,6 @@ separate one (ignored by git through ``benchmarks/.gitignore``)::
     benchmarks/.venv-peer/bin/python benchmarks/bench_peer.py --threads 1
 
 Under a Python without neuraloperator the script prints these lines and times mufno_lite alone.
-``--patched`` also times mufno_lite with ``benchmarks/_proposed_fno_patch.py`` applied.
 """
 
 from __future__ import annotations
@@ -81,7 +80,6 @@ def main(argv=None):
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--batch", type=int, default=20)
     ap.add_argument("--dims", default="1,2", help="comma-separated: 1 (K=16, width 64, s=256), 2 (K=8, width 32, 32x32)")
-    ap.add_argument("--patched", action="store_true", help="also time mufno_lite with the proposed fno.py patch")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     print(f"python {sys.executable}; torch {torch.__version__}; torch threads: {torch.get_num_threads()}")
@@ -106,15 +104,6 @@ def main(argv=None):
         torch.manual_seed(0)
         t_ours = time_steps(FNO(cfg, seed=0), x, y, args.steps, args.warmup)
         print(f"  mufno_lite        {t_ours * 1e3:8.1f} ms/step")
-        if args.patched:
-            import _proposed_fno_patch as patch
-
-            patch.apply()
-            try:
-                t_p = time_steps(FNO(cfg, seed=0), x, y, args.steps, args.warmup)
-            finally:
-                patch.restore()
-            print(f"  mufno_lite+patch  {t_p * 1e3:8.1f} ms/step  ({t_ours / t_p:.2f}x vs unpatched)")
         if have_peer:
             torch.manual_seed(0)
             peer, n_modes = neuralop_fno(cfg)
@@ -123,8 +112,6 @@ def main(argv=None):
             print(f"  neuraloperator    {t_peer * 1e3:8.1f} ms/step  (n_modes={n_modes}, parameters {n_peer}"
                   f"{'' if n_peer == n_ours else ' -- MISMATCH'})")
             print(f"  ratio mufno_lite / neuraloperator step time: {t_ours / t_peer:.2f}")
-            if args.patched:
-                print(f"  ratio mufno_lite+patch / neuraloperator:      {t_p / t_peer:.2f}")
 
 
 if __name__ == "__main__":

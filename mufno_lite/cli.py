@@ -103,8 +103,11 @@ def _sweep(parser: argparse.ArgumentParser):
     parser.add_argument("--threads", type=int, default=None, metavar="N",
                         help="torch CPU threads (default: torch's choice; 1 is fastest for tiny models on busy cores)")
     ray_opts = parser.add_argument_group("executor", "where populations train (ray: pip install 'mufno-lite[cluster]')")
-    ray_opts.add_argument("--executor", choices=["inprocess", "ray"], default="inprocess",
-                          help="inprocess (default): one after the other here; ray: one Ray task per population")
+    ray_opts.add_argument("--executor", choices=["inprocess", "pool", "ray"], default="inprocess",
+                          help="inprocess (default): one after the other here; pool: one local process per core "
+                               "(--workers); ray: one Ray task per population")
+    ray_opts.add_argument("--workers", type=int, default=None, metavar="N",
+                          help="processes of the pool executor (default: all cores; 1 torch thread each unless --threads)")
     ray_opts.add_argument("--ray-address", default=None, metavar="ADDR",
                           help="join a running cluster: 'auto', HOST:6379 or ray://HOST:10001 "
                                "(default: start a private local Ray instance)")
@@ -146,7 +149,14 @@ def _sweep(parser: argparse.ArgumentParser):
             return 0
         progress = {"auto": None, "on": True, "off": False}[args.progress]
         executor = None
-        if args.executor == "ray":
+        if args.executor == "pool":
+            from .pool_executor import LocalPoolExecutor
+
+            try:
+                executor = LocalPoolExecutor(workers=args.workers, threads=args.threads or 1)
+            except ValueError as e:
+                return _error(str(e))
+        elif args.executor == "ray":
             from .ray_executor import RayExecutor
 
             try:
@@ -161,7 +171,7 @@ def _sweep(parser: argparse.ArgumentParser):
         except ValueError as e:
             return _error(str(e))
         finally:
-            if executor is not None:
+            if executor is not None and hasattr(executor, "close"):
                 executor.close()
         if report.status == "interrupted":
             return report.exit_code

@@ -32,7 +32,7 @@ BASES: dict[str, dict[str, dict]] = {
                       K=[2, 4], lr=[1e-3, 3e-3, 1e-2, 3e-2], seeds=[0], batch_sizes=[10], train=_SMOKE_TRAIN),
         "quick": dict(pde="burgers", data={"resolution": 256, "n_train": 1000, "n_test": 200, "seed": 0},
                       model={"width": 32, "n_layers": 4, "projection_width": 128},
-                      K=[3, 16, 64, 128], lr={"start": -3.25, "stop": -1.875, "per_decade": 8}, seeds=[0, 1, 2],
+                      K=[3, 32, 128], lr={"start": -3.25, "stop": -1.875, "per_decade": 8}, seeds=[0, 1],
                       batch_sizes=[20], train={"steps": 400, "schedule": "cosine", "clip": 0.01}),
         "paper": dict(pde="burgers", data={"resolution": 1024, "n_train": 1000, "n_test": 200, "seed": 0},
                       model={"width": 64, "n_layers": 4, "projection_width": 128},
@@ -43,9 +43,9 @@ BASES: dict[str, dict[str, dict]] = {
         "smoke": dict(pde="darcy", data={"resolution": 16, "n_train": 40, "n_test": 10, "seed": 0}, model=_SMOKE_MODEL,
                       K=[2, 4], lr=[1e-3, 3e-3, 1e-2, 3e-2], seeds=[0], batch_sizes=[10], train=_SMOKE_TRAIN),
         "quick": dict(pde="darcy", data={"resolution": 32, "n_train": 500, "n_test": 100, "seed": 0},
-                      model={"width": 32, "n_layers": 4, "projection_width": 128, "padding": 4},
-                      K=[3, 6, 12], lr={"start": -3.25, "stop": -1.875, "per_decade": 8}, seeds=[0, 1, 2],
-                      batch_sizes=[20], train={"steps": 300, "schedule": "cosine", "clip": 0.01, "normalize_y": True}),
+                      model={"width": 16, "n_layers": 4, "projection_width": 64, "padding": 4},
+                      K=[3, 6, 12], lr={"start": -3.0, "stop": -1.875, "per_decade": 8}, seeds=[0, 1],
+                      batch_sizes=[20], train={"steps": 250, "schedule": "cosine", "clip": 0.01, "normalize_y": True}),
         "paper": dict(pde="darcy", data={"resolution": 85, "n_train": 1000, "n_test": 200, "seed": 0},
                       model={"width": 64, "n_layers": 4, "projection_width": 128, "padding": 9},
                       K=[3, 6, 12, 16, 24], lr={"start": -4.0, "stop": -1.5, "per_decade": 8}, seeds=[0, 1, 2],
@@ -54,10 +54,10 @@ BASES: dict[str, dict[str, dict]] = {
     "navier_stokes": {
         "smoke": dict(pde="navier_stokes", data={"resolution": 16, "n_train": 8, "n_test": 4, "seed": 0, "params": {"n_t": 4}},
                       model=_SMOKE_MODEL, K=[2, 3], lr=[1e-3, 3e-3, 1e-2], seeds=[0], batch_sizes=[4], train=_SMOKE_TRAIN),
-        "quick": dict(pde="navier_stokes", data={"resolution": 32, "n_train": 100, "n_test": 20, "seed": 0, "params": {"n_t": 8}},
-                      model={"width": 16, "n_layers": 4, "projection_width": 64},
-                      K=[3, 4, 5], lr={"start": -3.25, "stop": -1.875, "per_decade": 8}, seeds=[0, 1],
-                      batch_sizes=[10], train={"steps": 200, "schedule": "cosine", "clip": 0.01}),
+        "quick": dict(pde="navier_stokes", data={"resolution": 16, "n_train": 60, "n_test": 20, "seed": 0, "params": {"n_t": 8}},
+                      model={"width": 12, "n_layers": 4, "projection_width": 32},
+                      K=[3, 5], lr={"start": -3.0, "stop": -1.875, "per_decade": 8}, seeds=[0, 1],
+                      batch_sizes=[10], train={"steps": 150, "schedule": "cosine", "clip": 0.01}),
         "paper": dict(pde="navier_stokes", data={"resolution": 64, "n_train": 800, "n_test": 200, "seed": 0, "params": {"n_t": 64}},
                       model={"width": 64, "n_layers": 4, "projection_width": 128},
                       K=[3, 6, 12, 16, 24], lr={"start": -4.0, "stop": -1.5, "per_decade": 8}, seeds=[0, 1, 2],
@@ -91,18 +91,18 @@ EXPERIMENTS: dict[str, dict[str, dict]] = {
     # batch size and Adam β2 (paper §5, Darcy): a fixed LR per parametrization near its optimum
     "darcy_batch": _darcy_variant(
         smoke={"lr": [3e-3], "batch_sizes": [5, 10, 20]},
-        quick={"lr": [10 ** -2.5], "batch_sizes": [5, 10, 20, 40, 80]},
+        quick={"lr": [10 ** -2.5], "K": [3, 12], "batch_sizes": [5, 10, 20, 40]},
         paper={"lr": [10 ** -2.5], "batch_sizes": [5, 10, 20, 40, 80]},
     ),
     "darcy_beta2": _darcy_variant(
         smoke={"lr": [3e-3], "beta2s": [0.9, 0.99]},
-        quick={"lr": [10 ** -2.5], "beta2s": [0.9, 0.95, 0.98, 0.99, 0.995, 0.999]},
+        quick={"lr": [10 ** -2.5], "K": [3, 12], "beta2s": [0.9, 0.95, 0.98, 0.99, 0.995, 0.999]},
         paper={"lr": [10 ** -2.5], "beta2s": [0.9, 0.95, 0.98, 0.99, 0.995, 0.999]},
     ),
     # PINO: data loss + weighted Darcy residual
     "darcy_pino_lr": _darcy_variant(
         smoke={"train": {"pino_weight": 0.1}},
-        quick={"train": {"pino_weight": 0.1}},
+        quick={"K": [3, 12], "train": {"pino_weight": 0.1}},
         paper={"train": {"pino_weight": 0.1}},
     ),
 }
@@ -127,18 +127,18 @@ EXPERIMENTS.update({
         paper={"K": [3, 128], "seeds": [0]},
     ),
     # notebook 10, limits: very small K; no clipping (compare with burgers_lr's clip = 0.01)
-    "burgers_small_K": _burgers_variant(quick={"K": [2, 3, 4, 6], "seeds": [0, 1]}, paper={"K": [2, 3, 4, 6]}),
+    "burgers_small_K": _burgers_variant(quick={"K": [2, 3, 4]}, paper={"K": [2, 3, 4, 6]}),
     "burgers_noclip": _burgers_variant(
-        smoke={"train": {"clip": None}}, quick={"K": [3, 128], "seeds": [0, 1], "train": {"clip": None}},
+        smoke={"train": {"clip": None}}, quick={"K": [3, 128], "seeds": [0], "train": {"clip": None}},
         paper={"K": [3, 512], "train": {"clip": None}},
     ),
     # notebook 10, limits: width and K together (μP-FNO scales K only; run once per width)
     "burgers_width": _burgers_variant(smoke={"parametrizations": ["mup"]},
-                                      quick={"K": [3, 128], "seeds": [0, 1], "parametrizations": ["mup"]},
+                                      quick={"K": [3, 128], "parametrizations": ["mup"]},
                                       paper={"K": [3, 512], "parametrizations": ["mup"]}),
 })
 
-WIDTHS = {"smoke": [4, 8], "quick": [16, 32, 64], "paper": [32, 64, 128]}
+WIDTHS = {"smoke": [4, 8], "quick": [16, 32], "paper": [32, 64, 128]}
 
 
 def experiment_config(name: str, preset: str) -> dict[str, Any]:
@@ -156,13 +156,34 @@ def experiment_config(name: str, preset: str) -> dict[str, Any]:
     return cfg
 
 
+def default_executor(preset: str, device: str | None):
+    """All local cores for real sweeps on a CPU (one process per core, one torch thread each);
+    in-process for ``smoke`` (CI) and on a GPU.  ``$MUFNO_WORKERS`` sets the process count."""
+    import os
+
+    workers = int(os.environ.get("MUFNO_WORKERS", os.cpu_count() or 1))
+    if preset == "smoke" or workers < 2 or (device or "cpu").startswith("cuda"):
+        return None
+    if device in (None, "auto"):
+        import torch
+
+        if torch.cuda.is_available():
+            return None
+    from .pool_executor import LocalPoolExecutor
+
+    return LocalPoolExecutor(workers=workers, threads=1)
+
+
 def run_experiment(name: str, session=None, *, preset: str | None = None, store=None, device: str | None = None,
-                   progress: bool | None = None, overrides: dict | None = None, verbose: bool = True):
+                   progress: bool | None = None, overrides: dict | None = None, verbose: bool = True, executor="auto"):
     """Run (or resume) an experiment's sweep and return its results table.
 
     Runs already in the store are not trained again.  ``overrides`` replaces top-level keys of the
     config (e.g. ``{"K": [3, 64]}``) for exploration; the sweep name then gets a ``+custom`` suffix.
+    ``executor="auto"`` trains populations in one process per core on a CPU (see
+    :func:`default_executor`); pass ``None`` for in-process.
     """
+    from .presets import resolve_preset
     from .store import load_results
     from .sweep import SweepConfig, run_sweep
 
@@ -174,7 +195,10 @@ def run_experiment(name: str, session=None, *, preset: str | None = None, store=
         cfg.update(copy.deepcopy(overrides))
         cfg["name"] += "+custom"
     config = SweepConfig.from_dict(cfg)
-    report = run_sweep(config, store, device=device, progress=progress, handle_signals=False, verbose=verbose)
+    if executor == "auto":
+        executor = default_executor(resolve_preset(preset), device)
+    report = run_sweep(config, store, device=device, progress=progress, handle_signals=False, verbose=verbose,
+                       executor=executor)
     if getattr(report, "status", "complete") == "interrupted":
         raise KeyboardInterrupt(f"sweep {config.name} was interrupted; run the cell again to resume")
     return load_results(store, sweep=config.name)
