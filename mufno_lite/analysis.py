@@ -11,6 +11,10 @@ and return small pandas tables.  Decisions, stated once:
 * **Grid steps** are measured on log10 of the hyperparameter, in units of the grid's spacing (an
   eighth of a decade for the default learning-rate grid), so "the optimum moved 2 steps" is
   independent of the grid's origin.
+* The **fitted optimum** refines the grid optimum: a parabola in (log10 x, log loss) through the
+  best grid point and up to two neighbours on each side; its vertex (kept inside the fitted points)
+  is a sub-grid estimate that is less sensitive to one noisy grid point.  Per-seed fitted optima
+  give ``fit_seed_spread_steps``.
 * The **drift** of the optimum across K is (optimum at the largest K) − (optimum at the smallest K)
   in grid steps; ``max_step_deviation`` is the largest distance of any K's optimum from the median
   optimum.  The paper's claim, in these terms: under μP the optimum stays within about one grid
@@ -48,6 +52,26 @@ def grid_step(values: Sequence[float]) -> float:
     return float(np.median(np.diff(v)))
 
 
+def _fitted_optimum(xs: np.ndarray, ys: np.ndarray, step: float) -> float:
+    """Vertex of a quadratic fit of log(y) against log10(x)/step around the minimum (see module doc)."""
+    ok = np.isfinite(ys) & (ys > 0)
+    xs, ys = xs[ok], ys[ok]
+    if len(xs) == 0:
+        return float("nan")
+    order = np.argsort(xs)
+    xs, ys = xs[order], ys[order]
+    i = int(np.argmin(ys))
+    lo, hi = max(0, i - 2), min(len(xs), i + 3)
+    t = np.log10(xs[lo:hi]) / step
+    if hi - lo < 3:
+        return float(xs[i])
+    a, b, _ = np.polyfit(t, np.log(ys[lo:hi]), 2)
+    if not a > 0:
+        return float(xs[i])
+    vertex = float(np.clip(-b / (2 * a), t.min(), t.max()))
+    return float(10 ** (vertex * step))
+
+
 def optimum_table(df, x: str = "lr", metric: str = "final_train_loss", by: Sequence[str] = ("pde", "parametrization", "K")):
     """Optimum of hyperparameter ``x`` per group, with its seed spread.
 
@@ -74,6 +98,13 @@ def optimum_table(df, x: str = "lr", metric: str = "final_train_loss", by: Seque
         per_seed = g.groupby("seed").apply(lambda s: float(s.loc[s["_m"].idxmin(), x]) if np.isfinite(s["_m"]).any() else np.nan, include_groups=False)
         per_seed = per_seed.dropna()
         spread = (np.log10(per_seed.max()) - np.log10(per_seed.min())) / step if len(per_seed) else np.nan
+        fit_x = _fitted_optimum(means.index.to_numpy(dtype=float), means.to_numpy(dtype=float), step)
+        fits = []
+        for _, sg in g.groupby("seed"):
+            sm = sg.groupby(x)["_m"].mean()
+            fits.append(_fitted_optimum(sm.index.to_numpy(dtype=float), sm.to_numpy(dtype=float), step))
+        fits = np.asarray([f for f in fits if np.isfinite(f)])
+        fit_spread = (np.log10(fits.max()) - np.log10(fits.min())) / step if len(fits) else np.nan
         row = dict(zip(by, key if isinstance(key, tuple) else (key,)))
         row.update(
             best_x=best_x,
@@ -83,6 +114,9 @@ def optimum_table(df, x: str = "lr", metric: str = "final_train_loss", by: Seque
             seed_best_max=float(per_seed.max()) if len(per_seed) else np.nan,
             seed_spread_steps=float(spread),
             log_best_steps=float(np.log10(best_x) / step),
+            fit_x=fit_x,
+            fit_seed_spread_steps=float(fit_spread),
+            log_fit_steps=float(np.log10(fit_x) / step) if np.isfinite(fit_x) else np.nan,
             n_diverged=int((g["status"] == "diverged").sum()),
             edge=bool(best_x in (grid.min(), grid.max())),
         )
@@ -100,7 +134,9 @@ def drift_summary(opt, by: Sequence[str] = ("pde", "parametrization")):
     Columns: ``K_min``, ``K_max``, ``best_at_K_min``, ``best_at_K_max``, ``drift_steps`` (signed,
     largest K minus smallest K), ``max_step_deviation`` (largest distance from the median optimum
     over all K), ``median_seed_spread_steps``, and ``resolved`` (|drift| larger than the median seed
-    spread, i.e. the movement is not explained by seed noise alone).
+    spread, i.e. the movement is not explained by seed noise alone); the same for the fitted
+    optimum: ``fit_drift_steps`` (continuous), ``fit_seed_spread_steps`` (median over K of the
+    per-seed fitted optima's range) and ``fit_resolved``.
     """
     import pandas as pd
 
@@ -112,6 +148,12 @@ def drift_summary(opt, by: Sequence[str] = ("pde", "parametrization")):
         med = float(np.median(g["log_best_steps"]))
         spread = float(np.nanmedian(g["seed_spread_steps"])) if g["seed_spread_steps"].notna().any() else float("nan")
         row = dict(zip(by, key if isinstance(key, tuple) else (key,)))
+        fit_drift = float(hi["log_fit_steps"] - lo["log_fit_steps"])
+        fit_spread = float(np.nanmedian(g["fit_seed_spread_steps"])) if g["fit_seed_spread_steps"].notna().any() else float("nan")
+        row.update(
+            fit_drift_steps=round(fit_drift, 2), fit_seed_spread_steps=round(fit_spread, 2),
+            fit_resolved=bool(abs(fit_drift) > fit_spread) if math.isfinite(fit_spread) else False,
+        )
         row.update(
             K_min=int(lo["K"]), K_max=int(hi["K"]), best_at_K_min=float(lo["best_x"]), best_at_K_max=float(hi["best_x"]),
             drift_steps=drift, max_step_deviation=float(round(np.max(np.abs(g["log_best_steps"] - med)), 6)),
@@ -144,6 +186,8 @@ def describe_transfer(drift, x_label: str = "learning rate") -> str:
         lines.append(
             f"{name}: the optimal {x_label} {move} from K={r.K_min} ({r.best_at_K_min:.3g}) to K={r.K_max} "
             f"({r.best_at_K_max:.3g}); the largest deviation of any K from the median optimum is "
-            f"{r.max_step_deviation:g} steps; {noise}; the drift is {verdict}."
+            f"{r.max_step_deviation:g} steps; {noise}; the drift is {verdict}. "
+            f"Fitted (sub-grid) optimum: {r.fit_drift_steps:+.2f} steps, per-seed fitted optima spread "
+            f"{r.fit_seed_spread_steps:.2f} steps: {'resolved' if r.fit_resolved else 'not resolved'}."
         )
     return "\n".join(lines)

@@ -112,3 +112,23 @@ def test_describe_transfer_sentence():
     assert sp.startswith("SP: the optimal learning rate moved -3 grid steps from K=3 (0.00316) to K=64 (0.00133)")
     assert "larger than the seed spread" in sp
     assert mup.startswith("μP: the optimal learning rate did not move") and "not resolved" in mup
+
+
+def test_fitted_optimum_recovers_an_off_grid_minimum():
+    """Loss = exp((log10 lr − c)²) with c between grid points: the parabola's vertex finds c."""
+    rows = []
+    c = -2.5 + 0.3 / 8  # 0.3 grid steps above a grid point
+    for seed in (0, 1):
+        for lr in LRS:
+            rows.append(dict(pde="burgers", parametrization="mup", K=4, lr=lr, seed=seed, status="done",
+                             final_train_loss=float(np.exp(40 * (np.log10(lr) - c) ** 2)), test_rel_l2=1.0))
+    opt = optimum_table(pd.DataFrame(rows)).iloc[0]
+    assert opt["best_x"] == pytest.approx(10**-2.5)
+    assert np.log10(opt["fit_x"]) == pytest.approx(c, abs=1e-6)
+    assert opt["fit_seed_spread_steps"] == pytest.approx(0, abs=1e-6)
+
+
+def test_fitted_drift_on_known_table():
+    drift = drift_summary(optimum_table(synthetic())).set_index("parametrization")
+    assert drift.loc["sp", "fit_drift_steps"] == pytest.approx(-3, abs=0.05)
+    assert drift.loc["mup", "fit_drift_steps"] == pytest.approx(0, abs=0.05)
