@@ -240,6 +240,14 @@ def _member_shape(members: int | None, *shape: int) -> tuple[int, ...]:
     return shape if members is None else (members, *shape)
 
 
+def _with_member_axis(module, x: torch.Tensor):
+    """(x, weight) with a leading member axis (of size 1 for a single model), and whether it was added."""
+    single = module.members is None
+    if single:
+        return x.unsqueeze(0), module.weight.unsqueeze(0), True
+    return x, module.weight, False
+
+
 class SpectralConv(nn.Module):
     """Kernel integral K v = F⁻¹[R · T_K(F v)] on a d-dimensional periodic grid.
 
@@ -293,10 +301,7 @@ class SpectralConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (M, B, C_in, *spatial) (population) or (B, C_in, *spatial) (single model)."""
-        single = self.members is None
-        if single:
-            x = x.unsqueeze(0)
-        w = self.weight.unsqueeze(0) if single else self.weight
+        x, w, single = _with_member_axis(self, x)
         M, B, C = x.shape[:3]
         spatial = x.shape[3:]
         if len(spatial) != self.d or C != self.in_channels:
@@ -336,10 +341,7 @@ class PointwiseLinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: (M, B, C, *spatial) or (B, C, *spatial)
-        single = self.members is None
-        if single:
-            x = x.unsqueeze(0)
-        w = self.weight.unsqueeze(0) if single else self.weight
+        x, w, single = _with_member_axis(self, x)
         M, B, C = x.shape[:3]
         spatial = x.shape[3:]
         y = torch.matmul(w.unsqueeze(1), x.reshape(M, B, C, -1))  # (M, B, O, n)
