@@ -231,3 +231,64 @@ def _configure_cli():
 
 
 _configure_cli()
+
+
+def summarize(store, preset: str | None = None):
+    """Optimum per (experiment, parametrization, K) and the drift across K, for every experiment
+    sweep in the store (optionally one preset).  Returns (optima, drift) DataFrames."""
+    import pandas as pd
+
+    from .analysis import drift_summary, optimum_table
+    from .store import ResultsStore, load_results
+
+    st = store if isinstance(store, ResultsStore) else ResultsStore(store)
+    optima, drifts = [], []
+    for sweep in st.sweep_names():
+        name, _, p = sweep.partition("@")
+        if name not in EXPERIMENTS or (preset and p != preset):
+            continue
+        df = load_results(st, sweep=sweep)
+        df = df[df["status"].isin(["done", "diverged"])]
+        if df.empty:
+            continue
+        x = next((c for c in ("lr", "batch_size", "beta2") if df[c].nunique() > 1), None)
+        if x is None:
+            continue
+        for metric in ("final_train_loss", "test_rel_l2"):
+            o = optimum_table(df, x=x, metric=metric, by=("pde", "parametrization", "K")).assign(sweep=sweep, x=x, metric=metric)
+            optima.append(o)
+            drifts.append(drift_summary(o).assign(sweep=sweep, x=x, metric=metric))
+    if not optima:
+        raise ValueError(f"no experiment sweeps{' for preset ' + preset if preset else ''} in the store {st.path}")
+    return pd.concat(optima, ignore_index=True), pd.concat(drifts, ignore_index=True)
+
+
+def _configure_summary_cli():
+    from .cli import subcommand
+
+    @subcommand("summary", help="optimal hyperparameter per K and its drift, for every experiment in the store")
+    def _configure(p):
+        p.add_argument("--store", default=None)
+        p.add_argument("--preset", default=None, help="only this preset's sweeps")
+        p.add_argument("--metric", default="final_train_loss", choices=["final_train_loss", "test_rel_l2"])
+
+        def run(args) -> int:
+            from .store import resolve_store_path
+
+            try:
+                optima, drift = summarize(resolve_store_path(args.store), args.preset)
+            except ValueError as exc:
+                print(f"error: {exc}")
+                return 2
+            o = optima[optima["metric"] == args.metric]
+            d = drift[drift["metric"] == args.metric]
+            print(o.pivot_table(index=["sweep", "K"], columns="parametrization", values="best_x").to_string(float_format=lambda v: f"{v:.3g}"))
+            print()
+            cols = ["sweep", "parametrization", "K_min", "K_max", "drift_steps", "fit_drift_steps", "fit_seed_spread_steps", "fit_resolved"]
+            print(d[cols].to_string(index=False))
+            return 0
+
+        return run
+
+
+_configure_summary_cli()

@@ -202,3 +202,15 @@ def test_signal_stops_cleanly_with_rows_recorded(tmp_path, sig, code):
     assert "Traceback" not in err
     df = _check_consistent(store)
     assert 4 <= len(df) < 16
+
+
+def test_summary_subcommand(tmp_path, capsys):
+    from mufno_lite.cli import main
+    from mufno_lite.experiments import run_experiment
+
+    store = tmp_path / "s.sqlite"
+    run_experiment("burgers_lr", preset="smoke", store=store, device="cpu", progress=False, verbose=False)
+    assert main(["summary", "--store", str(store), "--preset", "smoke"]) == 0
+    out = capsys.readouterr().out
+    assert "burgers_lr@smoke" in out and "fit_drift_steps" in out
+    assert main(["summary", "--store", str(store), "--preset", "paper"]) == 2
