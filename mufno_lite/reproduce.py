@@ -52,7 +52,10 @@ def _select(notebooks: list[Path], only) -> list[Path]:
     chosen = []
     for key in only:
         key = str(key)
-        hits = [p for p in notebooks if p.stem == key or p.stem.split("_", 1)[0].lstrip("0") == key.lstrip("0") or key in p.stem]
+        if key.isdigit():  # a notebook number: 4 or 04 selects 04_*, never 14_* or 40_*
+            hits = [p for p in notebooks if p.stem.split("_", 1)[0].isdigit() and int(p.stem.split("_", 1)[0]) == int(key)]
+        else:
+            hits = [p for p in notebooks if p.stem == key or key in p.stem]
         if not hits:
             names = ", ".join(p.stem for p in notebooks)
             raise ValueError(f"only={key!r} matches no notebook; the notebooks are: {names}")
