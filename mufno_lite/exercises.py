@@ -149,6 +149,18 @@ def _ex091(table):
     return float(t.loc[row[0], "cost_ratio_wall"])
 
 
+@_register("11.1", "With the explorer on Burgers (final training loss): by how many grid steps does μP's optimum move "
+           "from the smallest to the largest K?", rel_tol=0, hint="the drift table beside the plot, or explorer.optimum")
+def _ex111(results):
+    return _drift(results[results["pde"] == "burgers"], "mup")
+
+
+@_register("11.2", "Press Train with K = 3 (μP's base K0): what is the difference between the SP and μP final losses?",
+           rel_tol=0, hint="at K0 the two parametrizations are the same model, bit for bit")
+def _ex112():
+    return 0.0
+
+
 # --- api --------------------------------------------------------------------------------------
 def list_exercises(notebook: str | None = None) -> list[tuple[str, str]]:
     return [(e.id, e.question) for e in EXERCISES.values() if notebook is None or e.id.startswith(f"{notebook}.")]

@@ -42,3 +42,9 @@ def test_cost_table_exercise():
     table = pd.DataFrame({"method": ["direct tuning on the target (K=4)", "μTransfer-FNO (K=2 -> 4)"], "cost_ratio_wall": [1.0, 0.42]})
     assert reference("09.1", table=table) == pytest.approx(0.42)
     assert check("09.1", 0.42, table=table, quiet=True)
+
+
+def test_explorer_exercises():
+    df = synthetic()
+    assert reference("11.1", results=df) == 0
+    assert reference("11.2") == 0.0
