@@ -15,6 +15,7 @@ PEER = HERE / ".venv-peer" / "bin" / "python"
 RUNS = [
     ([sys.executable, "bench_data.py", "--quick", "--threads", "1"], "PDE solvers: batched vs one at a time"),
     ([sys.executable, "bench_population.py", "--threads", "1"], "population vs sequential training"),
+    ([sys.executable, "bench_pool.py"], "process pool vs in-process sweep"),
     ([str(PEER) if PEER.exists() else sys.executable, "bench_peer.py", "--threads", "1"], "mufno_lite vs neuraloperator"),
     ([sys.executable, "bench_ray.py", "--threads", "1", "--workers", "2"], "Ray executor overhead"),
 ]
