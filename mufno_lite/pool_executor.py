@@ -22,6 +22,7 @@ __all__ = ["LocalPoolExecutor"]
 
 
 def _init_worker(threads: int) -> None:
+    _die_with_parent()
     os.environ["OMP_NUM_THREADS"] = str(threads)
     import signal
 
@@ -29,6 +30,19 @@ def _init_worker(threads: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
+
+
+def _die_with_parent() -> None:
+    """On Linux, ask the kernel to kill this worker if the process that started it dies (even by
+    SIGKILL), so that no orphaned worker keeps training."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _run(task, dataset_factory):
