@@ -202,7 +202,10 @@ def run_experiment(name: str, session=None, *, preset: str | None = None, store=
                        executor=executor)
     if getattr(report, "status", "complete") == "interrupted":
         raise KeyboardInterrupt(f"sweep {config.name} was interrupted; run the cell again to resume")
-    return load_results(store, sweep=config.name)
+    # exactly the runs of this config (a sweep name may also list runs of an earlier version of it)
+    ids = {run.run_id for run in config.expand()}
+    df = load_results(store, sweep=config.name)
+    return df[df["run_id"].isin(ids)].reset_index(drop=True)
 
 
 def _configure_cli():

@@ -319,3 +319,18 @@ def test_real_trainer_and_data_end_to_end(tmp_path):
     sp = df[df.parametrization == "sp"].set_index(key)["final_train_loss"]
     mup = df[df.parametrization == "mup"].set_index(key)["final_train_loss"]
     assert (sp.loc[3] == mup.loc[3]).all() and not (sp.loc[2] == mup.loc[2]).all()
+
+
+def test_run_experiment_returns_only_the_current_configs_runs(tmp_path):
+    """A sweep name keeps listing runs of an earlier version of its config; the experiment's table
+    must hold exactly the runs of the config as it is now."""
+    from mufno_lite.experiments import experiment_config, run_experiment
+    from mufno_lite.store import load_results
+
+    store = tmp_path / "s.sqlite"
+    older = experiment_config("darcy_batch", "smoke")
+    older["lr"] = [1e-2]  # an earlier version of the same experiment, same sweep name
+    run_sweep(SweepConfig.from_dict(older), store, verbose=False, progress=False, handle_signals=False)
+    now = run_experiment("darcy_batch", preset="smoke", store=store, device="cpu", progress=False, verbose=False)
+    assert set(load_results(store, sweep="darcy_batch@smoke")["lr"]) == {1e-2, 3e-3}
+    assert set(now["lr"]) == {3e-3} and len(now) == 12
