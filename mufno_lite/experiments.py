@@ -243,15 +243,20 @@ def summarize(store, preset: str | None = None):
     import pandas as pd
 
     from .analysis import drift_summary, optimum_table
+    from .presets import PRESETS
     from .store import ResultsStore, load_results
 
     st = store if isinstance(store, ResultsStore) else ResultsStore(store)
     optima, drifts = [], []
     for sweep in st.sweep_names():
         name, _, p = sweep.partition("@")
-        if name not in EXPERIMENTS or (preset and p != preset):
+        if name not in EXPERIMENTS or p not in PRESETS or (preset and p != preset):
             continue
+        from .sweep import SweepConfig
+
+        ids = {run.run_id for run in SweepConfig.from_dict(experiment_config(name, p)).expand()}
         df = load_results(st, sweep=sweep)
+        df = df[df["run_id"].isin(ids)]
         df = df[df["status"].isin(["done", "diverged"])]
         if df.empty:
             continue
