@@ -8,9 +8,9 @@ and return small pandas tables.  Decisions, stated once:
   any seed diverged cannot be optimal unless all values diverged).
 * The **seed spread** is read from per-seed optima: for every seed separately, the grid value
   that is best for that seed; we report their range in grid steps.
-* **Grid steps** are measured on log10 of the hyperparameter, in units of the grid's spacing (an
-  eighth of a decade for the default learning-rate grid), so "the optimum moved 2 steps" is
-  independent of the grid's origin.
+* **Grid steps** are measured on log10 of the hyperparameter (on −log10(1−β₂) for Adam's β₂), in
+  units of the grid's spacing (an eighth of a decade for the default learning-rate grid), so "the
+  optimum moved 2 steps" is independent of the grid's origin.
 * The **fitted optimum** refines the grid optimum: a parabola in (log10 x, log loss) through the
   best grid point and up to two neighbours on each side; its vertex (kept inside the fitted points)
   is a sub-grid estimate that is less sensitive to one noisy grid point.  Per-seed fitted optima
@@ -44,16 +44,28 @@ def _penalised(df, metric):
     return df[metric].astype(float).where(~bad, np.inf)
 
 
-def grid_step(values: Sequence[float]) -> float:
-    """Spacing of a (log-uniform) grid in log10 units: the median gap of the sorted distinct values."""
-    v = np.unique(np.log10(np.asarray([x for x in values if x > 0], dtype=float)))
+def _coord(x: str):
+    """The axis on which grid steps are counted: log10 of the value, except for Adam's β₂, whose
+    natural scale is the averaging horizon 1/(1−β₂): −log10(1−β₂) (0.9, 0.99, 0.999 are 1 step apart)."""
+    if x == "beta2":
+        return (lambda v: -np.log10(1.0 - np.asarray(v, dtype=float))), (lambda t: 1.0 - 10.0 ** (-np.asarray(t, dtype=float)))
+    return (lambda v: np.log10(np.asarray(v, dtype=float))), (lambda t: 10.0 ** np.asarray(t, dtype=float))
+
+
+def grid_step(values: Sequence[float], x: str = "lr") -> float:
+    """Spacing of a (log-uniform) grid in the units of :func:`_coord`: the median gap of the sorted
+    distinct values."""
+    fwd, _ = _coord(x)
+    vals = np.asarray([v for v in values if v > 0 and (x != "beta2" or v < 1)], dtype=float)
+    v = np.unique(fwd(vals)) if len(vals) else np.array([])
     if len(v) < 2:
         return 1.0
     return float(np.median(np.diff(v)))
 
 
-def _fitted_optimum(xs: np.ndarray, ys: np.ndarray, step: float) -> float:
-    """Vertex of a quadratic fit of log(y) against log10(x)/step around the minimum (see module doc)."""
+def _fitted_optimum(xs: np.ndarray, ys: np.ndarray, step: float, x: str = "lr") -> float:
+    """Vertex of a quadratic fit of log(y) against coord(x)/step around the minimum (see module doc)."""
+    fwd, inv = _coord(x)
     ok = np.isfinite(ys) & (ys > 0)
     xs, ys = xs[ok], ys[ok]
     if len(xs) == 0:
@@ -62,14 +74,14 @@ def _fitted_optimum(xs: np.ndarray, ys: np.ndarray, step: float) -> float:
     xs, ys = xs[order], ys[order]
     i = int(np.argmin(ys))
     lo, hi = max(0, i - 2), min(len(xs), i + 3)
-    t = np.log10(xs[lo:hi]) / step
+    t = fwd(xs[lo:hi]) / step
     if hi - lo < 3:
         return float(xs[i])
     a, b, _ = np.polyfit(t, np.log(ys[lo:hi]), 2)
     if not a > 0:
         return float(xs[i])
     vertex = float(np.clip(-b / (2 * a), t.min(), t.max()))
-    return float(10 ** (vertex * step))
+    return float(inv(vertex * step))
 
 
 def optimum_table(df, x: str = "lr", metric: str = "final_train_loss", by: Sequence[str] = ("pde", "parametrization", "K")):
@@ -88,7 +100,8 @@ def optimum_table(df, x: str = "lr", metric: str = "final_train_loss", by: Seque
     for col in (x, metric, "seed", "status", *by):
         if col not in df.columns:
             raise ValueError(f"the results table has no column {col!r}; columns are {list(df.columns)}")
-    step = grid_step(df[x].unique())
+    step = grid_step(df[x].unique(), x)
+    fwd, _ = _coord(x)
     rows = []
     for key, g in df.groupby(list(by), sort=True, dropna=False):
         g = g.assign(_m=_penalised(g, metric))
@@ -97,14 +110,14 @@ def optimum_table(df, x: str = "lr", metric: str = "final_train_loss", by: Seque
         grid = means.index.to_numpy(dtype=float)
         per_seed = g.groupby("seed").apply(lambda s: float(s.loc[s["_m"].idxmin(), x]) if np.isfinite(s["_m"]).any() else np.nan, include_groups=False)
         per_seed = per_seed.dropna()
-        spread = (np.log10(per_seed.max()) - np.log10(per_seed.min())) / step if len(per_seed) else np.nan
-        fit_x = _fitted_optimum(means.index.to_numpy(dtype=float), means.to_numpy(dtype=float), step)
+        spread = (fwd(per_seed.max()) - fwd(per_seed.min())) / step if len(per_seed) else np.nan
+        fit_x = _fitted_optimum(means.index.to_numpy(dtype=float), means.to_numpy(dtype=float), step, x)
         fits = []
         for _, sg in g.groupby("seed"):
             sm = sg.groupby(x)["_m"].mean()
-            fits.append(_fitted_optimum(sm.index.to_numpy(dtype=float), sm.to_numpy(dtype=float), step))
+            fits.append(_fitted_optimum(sm.index.to_numpy(dtype=float), sm.to_numpy(dtype=float), step, x))
         fits = np.asarray([f for f in fits if np.isfinite(f)])
-        fit_spread = (np.log10(fits.max()) - np.log10(fits.min())) / step if len(fits) else np.nan
+        fit_spread = (fwd(fits.max()) - fwd(fits.min())) / step if len(fits) else np.nan
         row = dict(zip(by, key if isinstance(key, tuple) else (key,)))
         row.update(
             best_x=best_x,
@@ -113,10 +126,10 @@ def optimum_table(df, x: str = "lr", metric: str = "final_train_loss", by: Seque
             seed_best_min=float(per_seed.min()) if len(per_seed) else np.nan,
             seed_best_max=float(per_seed.max()) if len(per_seed) else np.nan,
             seed_spread_steps=float(spread),
-            log_best_steps=float(np.log10(best_x) / step),
+            log_best_steps=float(fwd(best_x) / step),
             fit_x=fit_x,
             fit_seed_spread_steps=float(fit_spread),
-            log_fit_steps=float(np.log10(fit_x) / step) if np.isfinite(fit_x) else np.nan,
+            log_fit_steps=float(fwd(fit_x) / step) if np.isfinite(fit_x) else np.nan,
             n_diverged=int((g["status"] == "diverged").sum()),
             edge=bool(best_x in (grid.min(), grid.max())),
         )

@@ -132,3 +132,17 @@ def test_fitted_drift_on_known_table():
     drift = drift_summary(optimum_table(synthetic())).set_index("parametrization")
     assert drift.loc["sp", "fit_drift_steps"] == pytest.approx(-3, abs=0.05)
     assert drift.loc["mup", "fit_drift_steps"] == pytest.approx(0, abs=0.05)
+
+
+def test_beta2_steps_count_on_log_one_minus_beta2():
+    assert grid_step([0.9, 0.99, 0.999], "beta2") == pytest.approx(1.0)
+    rows = []
+    for par, best in (("sp", 0.99), ("mup", 0.99)):
+        for K, shift in ((3, 0), (12, 1 if par == "sp" else 0)):
+            target = [0.9, 0.99, 0.999][[0.9, 0.99, 0.999].index(best) + shift] if shift else best
+            for seed in (0, 1):
+                for b2 in (0.9, 0.99, 0.999):
+                    rows.append(dict(pde="darcy", parametrization=par, K=K, beta2=b2, seed=seed, status="done",
+                                     final_train_loss=1.0 + (0 if b2 == target else 1.0), test_rel_l2=1.0))
+    drift = drift_summary(optimum_table(pd.DataFrame(rows), x="beta2")).set_index("parametrization")
+    assert drift.loc["sp", "drift_steps"] == pytest.approx(1.0) and drift.loc["mup", "drift_steps"] == 0
