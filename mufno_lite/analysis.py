@@ -110,14 +110,15 @@ def optimum_table(df, x: str = "lr", metric: str = "final_train_loss", by: Seque
         grid = means.index.to_numpy(dtype=float)
         per_seed = g.groupby("seed").apply(lambda s: float(s.loc[s["_m"].idxmin(), x]) if np.isfinite(s["_m"]).any() else np.nan, include_groups=False)
         per_seed = per_seed.dropna()
-        spread = (fwd(per_seed.max()) - fwd(per_seed.min())) / step if len(per_seed) else np.nan
+        # one seed gives no spread estimate (NaN, never "0 steps")
+        spread = (fwd(per_seed.max()) - fwd(per_seed.min())) / step if len(per_seed) >= 2 else np.nan
         fit_x = _fitted_optimum(means.index.to_numpy(dtype=float), means.to_numpy(dtype=float), step, x)
         fits = []
         for _, sg in g.groupby("seed"):
             sm = sg.groupby(x)["_m"].mean()
             fits.append(_fitted_optimum(sm.index.to_numpy(dtype=float), sm.to_numpy(dtype=float), step, x))
         fits = np.asarray([f for f in fits if np.isfinite(f)])
-        fit_spread = (fwd(fits.max()) - fwd(fits.min())) / step if len(fits) else np.nan
+        fit_spread = (fwd(fits.max()) - fwd(fits.min())) / step if len(fits) >= 2 else np.nan
         row = dict(zip(by, key if isinstance(key, tuple) else (key,)))
         row.update(
             best_x=best_x,
@@ -200,7 +201,8 @@ def describe_transfer(drift, x_label: str = "learning rate") -> str:
             f"{name}: the optimal {x_label} {move} from K={r.K_min} ({r.best_at_K_min:.3g}) to K={r.K_max} "
             f"({r.best_at_K_max:.3g}); the largest deviation of any K from the median optimum is "
             f"{r.max_step_deviation:g} steps; {noise}; the drift is {verdict}. "
-            f"Fitted (sub-grid) optimum: {r.fit_drift_steps:+.2f} steps, per-seed fitted optima spread "
-            f"{r.fit_seed_spread_steps:.2f} steps: {'resolved' if r.fit_resolved else 'not resolved'}."
+            f"Fitted (sub-grid) optimum: {r.fit_drift_steps:+.2f} steps, "
+            + (f"per-seed fitted optima spread {r.fit_seed_spread_steps:.2f} steps: {'resolved' if r.fit_resolved else 'not resolved'}."
+               if r.fit_seed_spread_steps == r.fit_seed_spread_steps else "one seed: not assessable against seed noise.")
         )
     return "\n".join(lines)

@@ -146,3 +146,15 @@ def test_beta2_steps_count_on_log_one_minus_beta2():
                                      final_train_loss=1.0 + (0 if b2 == target else 1.0), test_rel_l2=1.0))
     drift = drift_summary(optimum_table(pd.DataFrame(rows), x="beta2")).set_index("parametrization")
     assert drift.loc["sp", "drift_steps"] == pytest.approx(1.0) and drift.loc["mup", "drift_steps"] == 0
+
+
+def test_one_seed_has_no_spread_and_is_never_resolved():
+    from mufno_lite.analysis import describe_transfer
+
+    df = synthetic(diverge_top=False)
+    one = df[df["seed"] == 0]
+    opt = optimum_table(one)
+    assert opt["seed_spread_steps"].isna().all() and opt["fit_seed_spread_steps"].isna().all()
+    drift = drift_summary(opt)
+    assert not drift["resolved"].any() and not drift["fit_resolved"].any()
+    assert "one seed" in describe_transfer(drift)
