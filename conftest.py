@@ -1,5 +1,6 @@
-"""Shared test settings: one torch thread (two threads on two busy cores can be 10-50x slower on
-small ops), the smoke preset for notebooks, and a private cache directory per session."""
+"""Shared test settings, for tests/ and notebooks/: one torch thread (two threads on two busy cores
+can be 10-50x slower on small ops), the smoke preset for notebooks, a throwaway results store and a
+private data cache per session."""
 import os
 
 import tempfile
