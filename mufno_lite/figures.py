@@ -127,6 +127,15 @@ def _jsonable(obj):
 # ---------------------------------------------------------------------------------------------
 
 _PAR_TITLE = {"sp": "SP (standard)", "mup": "μP"}
+_AXIS_LABEL = {"lr": "learning rate", "batch_size": "batch size", "beta2": "1 − β₂ (Adam; β₂ = 0.9 … 0.999)"}
+
+
+def _axis(x: str, values):
+    """Plot coordinate of a hyperparameter: Adam's β₂ is shown as 1 − β₂ on a log axis."""
+    import numpy as np
+
+    v = np.asarray(values, dtype=float)
+    return 1.0 - v if x == "beta2" else v
 
 
 def _curve_frame(df, x, metric):
@@ -170,14 +179,15 @@ def plot_hparam_curves(df, *, x: str = "lr", metrics=("final_train_loss", "test_
                 if g.empty:
                     continue
                 stats = g.groupby(x)["_y"].agg(["mean", "min", "max"])
-                ax.plot(stats.index, stats["mean"], "-o", ms=2.5, lw=1.3, color=colors[K], label=f"K={K}")
-                ax.fill_between(stats.index, stats["min"], stats["max"], color=colors[K], alpha=0.15, lw=0)
+                xs = _axis(x, stats.index.to_numpy(dtype=float))
+                ax.plot(xs, stats["mean"], "-o", ms=2.5, lw=1.3, color=colors[K], label=f"K={K}")
+                ax.fill_between(xs, stats["min"], stats["max"], color=colors[K], alpha=0.15, lw=0)
                 best = table[(table["parametrization"] == par) & (table["K"] == K)]
                 if not best.empty and np.isfinite(best["best_metric"].iloc[0]):
-                    ax.plot(best["best_x"], best["best_metric"], "*", ms=11, color=colors[K], mec="k", mew=0.6)
+                    ax.plot(_axis(x, best["best_x"].to_numpy(dtype=float)), best["best_metric"], "*", ms=11, color=colors[K], mec="k", mew=0.6)
                 div = g[g["status"] == "diverged"][x].unique()
                 if len(div):
-                    ax.plot(div, [yhi * 1.4] * len(div), "x", color=colors[K], ms=5, clip_on=False)
+                    ax.plot(_axis(x, np.asarray(div, dtype=float)), [yhi * 1.4] * len(div), "x", color=colors[K], ms=5, clip_on=False)
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.set_ylim(ylo / 1.25, yhi * 1.6)
@@ -185,7 +195,7 @@ def plot_hparam_curves(df, *, x: str = "lr", metrics=("final_train_loss", "test_
             if c == 0:
                 ax.set_ylabel(metric_label(metric), fontsize=8)
             if r == len(metrics) - 1:
-                ax.set_xlabel("learning rate" if x == "lr" else x)
+                ax.set_xlabel(_AXIS_LABEL.get(x, x))
         axes[r][-1].legend(fontsize=7, loc="upper left", ncol=2)
     if title:
         fig.suptitle(title)
