@@ -113,7 +113,7 @@ def coord_check(
     x = torch.randn(batch_size, 1, *grid, generator=gen)
     # a smooth fixed target: the input low-passed and squared (nonlinear, resolvable by every K)
     xf = torch.fft.rfftn(x, dim=tuple(range(2, 2 + d)))
-    target = torch.fft.irfftn(xf * _lowpass(xf.shape[2:], grid), s=grid, dim=tuple(range(2, 2 + d)))
+    target = torch.fft.irfftn(xf * _lowpass(grid), s=grid, dim=tuple(range(2, 2 + d)))
     target = target**2 - target.pow(2).mean()
 
     rows = []
@@ -130,8 +130,7 @@ def coord_check(
     return pd.DataFrame(rows)
 
 
-def _lowpass(shape, grid):
-    d = len(grid)
+def _lowpass(grid):
     freqs = [torch.fft.fftfreq(n, 1.0 / n) for n in grid[:-1]] + [torch.fft.rfftfreq(grid[-1], 1.0 / grid[-1])]
     mesh = torch.meshgrid(*freqs, indexing="ij")
     k2 = sum(f**2 for f in mesh)

@@ -14,12 +14,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-__all__ = ["EXPERIMENTS", "experiment_config", "run_experiment", "lr_grid_values"]
-
-
-def lr_grid_values(start: float, stop: float, per_decade: int = 8) -> list[float]:
-    n = int(round((stop - start) * per_decade)) + 1
-    return [10 ** (start + k / per_decade) for k in range(n)]
+__all__ = ["EXPERIMENTS", "experiment_config", "run_experiment", "summarize"]
 
 
 # ---- shared bases ---------------------------------------------------------------------------

@@ -228,22 +228,22 @@ def plotly_hparam_curves(df, *, x: str = "lr", metric: str = "final_train_loss",
             if g.empty:
                 continue
             mean = g.groupby(x)["_y"].mean()
-            fig.add_trace(go.Scatter(x=mean.index, y=mean.values, mode="lines", line=dict(color=palette[i]), name=f"K={K}",
+            fig.add_trace(go.Scatter(x=_axis(x, mean.index.to_numpy(dtype=float)), y=mean.values, mode="lines", line=dict(color=palette[i]), name=f"K={K}",
                                      legendgroup=f"K{K}", showlegend=c == 1, hoverinfo="skip"), row=1, col=c)
             hover = [
                 f"K={r.K} · {par} · lr={r.lr:.3g} · seed={r.seed}<br>batch={r.batch_size} · β₂={r.beta2} · steps={r.steps}"
                 f"<br>train loss={r.final_train_loss:.4g} · test rel L2={r.test_rel_l2:.4g}<br>status={r.status} · run {str(r.run_id)[:10]}"
                 for r in g.itertuples()
             ]
-            fig.add_trace(go.Scatter(x=g[x], y=g["_y"], mode="markers", marker=dict(color=palette[i], size=5, opacity=0.6),
+            fig.add_trace(go.Scatter(x=_axis(x, g[x].to_numpy(dtype=float)), y=g["_y"], mode="markers", marker=dict(color=palette[i], size=5, opacity=0.6),
                                      legendgroup=f"K{K}", showlegend=False, text=hover, hoverinfo="text"), row=1, col=c)
             best = table[(table["parametrization"] == par) & (table["K"] == K)]
             if not best.empty:
-                fig.add_trace(go.Scatter(x=best["best_x"], y=best["best_metric"], mode="markers",
+                fig.add_trace(go.Scatter(x=_axis(x, best["best_x"].to_numpy(dtype=float)), y=best["best_metric"], mode="markers",
                                          marker=dict(symbol="star", size=13, color=palette[i], line=dict(width=1, color="black")),
                                          legendgroup=f"K{K}", showlegend=False, hovertext=f"optimum K={K}: {x}={best['best_x'].iloc[0]:.3g}",
                                          hoverinfo="text"), row=1, col=c)
-        fig.update_xaxes(type="log", title_text="learning rate" if x == "lr" else x, row=1, col=c)
+        fig.update_xaxes(type="log", title_text=_AXIS_LABEL.get(x, x), row=1, col=c)
     fig.update_yaxes(type="log", title_text=metric_label(metric), row=1, col=1)
     fig.update_layout(title=title, height=420, width=460 * len(pars), template="plotly_white")
     return fig

@@ -30,8 +30,8 @@ population maps (B, C_in, *spatial) (one batch shared by all members) or (M, B, 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
-from typing import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Sequence
 
 import torch
 from torch import nn

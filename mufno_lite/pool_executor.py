@@ -84,13 +84,10 @@ class LocalPoolExecutor:
         tasks = sorted(tasks, key=_cost, reverse=True)
         if not tasks:
             return
-        # generate each data set once, here, so that workers only read the cache
-        seen = set()
+        # generate each data set here first (load_dataset_cached keeps one per data config), so that
+        # the workers only read the on-disk cache
         for t in tasks:
-            key = repr((t.get("pde"), sorted(t.get("data", {}).items(), key=str)))
-            if key not in seen:
-                seen.add(key)
-                load_dataset_cached(t, context.dataset_factory)
+            load_dataset_cached(t, context.dataset_factory)
         ctx = mp.get_context("spawn")
         pool = cf.ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)), mp_context=ctx,
                                       initializer=_init_worker, initargs=(self.threads,))

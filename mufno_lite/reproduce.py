@@ -9,7 +9,6 @@ failing cell and the error; the others still run, and the exit status is non-zer
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -18,11 +17,7 @@ from pathlib import Path
 
 from .presets import PRESETS, resolve_preset
 
-__all__ = ["reproduce", "list_notebooks", "main", "NotebookFailed"]
-
-
-class NotebookFailed(RuntimeError):
-    pass
+__all__ = ["reproduce", "list_notebooks", "main"]
 
 
 @dataclass
