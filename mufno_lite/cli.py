@@ -274,6 +274,37 @@ def _export(parser: argparse.ArgumentParser):
     return run
 
 
+@subcommand("search-quick", help="the recorded search for a CPU configuration that shows (or refutes) the paper's effect")
+def _search(parser: argparse.ArgumentParser):
+    parser.add_argument("--store", default=None, help="results file (default: $MUFNO_RESULTS or results/results.sqlite)")
+    parser.add_argument("--tier", default="session", choices=["session", "extended", "all"],
+                        help="which part of the declared grid (session: about an hour on 2 cores)")
+    parser.add_argument("--only", nargs="+", default=None, metavar="NAME", help="only these candidates")
+    parser.add_argument("--report", action="store_true", help="train nothing; print the table from the store")
+    parser.add_argument("--list", action="store_true", help="list the declared candidates and the criterion")
+
+    def run(args) -> int:
+        from . import search
+
+        if args.list:
+            print(f"criterion: {search.CRITERION}")
+            for name, (tier, cfg) in search.CANDIDATES.items():
+                print(f"  {name:36} tier={tier:8} pde={cfg['pde']} K={cfg['K']} width={cfg['model']['width']} "
+                      f"steps={cfg['train']['steps']} seeds={len(cfg['seeds'])} lr_group={cfg['train'].get('lr_group', 'all')}")
+            return 0
+        try:
+            table = search.run_search(args.store, tier=args.tier, only=args.only, report_only=args.report)
+        except ValueError as exc:
+            return _error(str(exc))
+        print(f"criterion: {search.CRITERION}")
+        print(search.format_table(table))
+        choice, why = search.choose(table)
+        print(f"choice: {choice} ({why})")
+        return 0
+
+    return run
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     parser = build_parser()

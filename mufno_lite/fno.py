@@ -82,6 +82,12 @@ def max_modes(grid_size: int, last_axis: bool) -> int:
     return grid_size // 2 + 1 if last_axis else grid_size // 2
 
 
+def spectral_seed(seed: int, layer: int) -> int:
+    """Seed of the generator of spectral layer ``layer`` (0-based) of a model seeded ``seed``:
+    a fixed mix of the two, so spectral draws never share a stream with the other weights."""
+    return (int(seed) * 1_000_003 + 7_919 * (int(layer) + 1) + 0x5EED) % (1 << 62)
+
+
 def _check_grid(K: int, spatial: Sequence[int], name: str = "input") -> None:
     d = len(spatial)
     for axis, n in enumerate(spatial):
@@ -447,10 +453,15 @@ class FNO(nn.Module):
     def reset_parameters(self, seed=None, init_scale=1.0) -> None:
         """(Re-)initialise all weights with the model's parametrization.
 
-        Order of draws (per member, each from its own generator): for every module in definition
-        order, weight then bias.  Non-spectral layers use PyTorch's default for linear layers,
-        U(−1/√fan_in, 1/√fan_in) for weight and bias; spectral weights come from the
-        parametrization.
+        Draws (per member, from generators seeded by the member's seed): the non-spectral
+        layers, in definition order, weight then bias, from one generator seeded with ``seed``;
+        each spectral layer from its own generator seeded with ``spectral_seed(seed, layer)``.
+        Non-spectral layers use PyTorch's default for linear layers, U(−1/√fan_in, 1/√fan_in)
+        for weight and bias; spectral weights come from the parametrization.
+
+        Keeping the spectral draws on their own streams makes seeds *common random numbers*
+        across K: a given seed gives the same lifting, pointwise and projection weights at every
+        K (and under SP and μP), so comparing K at equal seeds compares like with like.
         """
         M = self.members
         n = 1 if M is None else M
@@ -460,6 +471,7 @@ class FNO(nn.Module):
             g = None
             if seeds[i] is not None:
                 g = torch.Generator().manual_seed(int(seeds[i]))
+            layer = 0
             for module in self.modules():
                 if isinstance(module, PointwiseLinear):
                     bound = 1.0 / math.sqrt(module.in_channels)
@@ -470,7 +482,9 @@ class FNO(nn.Module):
                     std = self.parametrization.spectral_init_std(
                         K=module.K, d=module.d, fan_in=module.in_channels, init_scale=float(scales[i])
                     )
-                    _fill(module.weight, i, M, lambda shape: _complex_normal(shape, std, g))
+                    gs = None if seeds[i] is None else torch.Generator().manual_seed(spectral_seed(int(seeds[i]), layer))
+                    _fill(module.weight, i, M, lambda shape: _complex_normal(shape, std, gs))
+                    layer += 1
 
     # ---- forward ----------------------------------------------------------------------------
     def _grid(self, spatial: Sequence[int], dtype, device) -> torch.Tensor:

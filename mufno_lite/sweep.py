@@ -122,7 +122,7 @@ __all__ = [
     "clear_dataset_cache",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: spectral weights drawn on their own streams (common random numbers across K)
 PDE_DIMS = {"burgers": 1, "darcy": 2, "navier_stokes": 3}
 PARAM_KINDS = ("sp", "mup")
 DEVICES = ("cpu", "cuda", "auto")
@@ -281,6 +281,14 @@ def _train_fields() -> dict[str, Any]:
     return out
 
 
+def _optional_train_fields() -> dict[str, Any]:
+    try:
+        from .train import OPTIONAL_TRAIN_FIELDS
+    except ImportError:  # pragma: no cover
+        return {}
+    return dict(OPTIONAL_TRAIN_FIELDS)
+
+
 def _validate_train(train: Mapping) -> dict:
     """Type-check the train section and return the full TrainConfig dict (defaults filled)."""
     defaults = _train_fields()
@@ -304,6 +312,8 @@ def _validate_train(train: Mapping) -> dict:
         "normalize_x": _bool,
         "normalize_y": _bool,
         "betas": _betas,
+        "lr_group": lambda p, v: _str(p, v, ("all", "spectral", "other")),
+        "lr_fixed": lambda p, v: None if v is None else _canon_float(_num(p, v, lo=0.0, lo_open=True, allowed="null or a number > 0")),
     }
     for k, v in train.items():
         out[k] = checks[k](f"train.{k}", v) if k in checks else v
@@ -576,6 +586,9 @@ class SweepConfig:
         """The canonical config of one run (what its id hashes)."""
         fno = FNOConfig(K=int(K), **{k: (tuple(v) if isinstance(v, list) else v) for k, v in self.model.items()})
         train = dict(self.train)
+        for k, default in _optional_train_fields().items():  # absent from the id while at their default
+            if k in train and train[k] == default:
+                del train[k]
         beta1 = (train.get("betas") or (0.9, 0.999))[0]
         train.update(lr=_canon_float(lr), batch_size=int(batch_size), betas=[beta1, _canon_float(beta2)])
         cfg = {

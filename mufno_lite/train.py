@@ -82,6 +82,11 @@ __all__ = [
 
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("constant", "cosine", "warmup_cosine")
+#: Which parameter group the swept learning rate drives (see ``TrainConfig.lr_group``).
+LR_GROUPS = ("all", "spectral", "other")
+#: TrainConfig fields left out of a run's identity while they hold their default (so adding them
+#: did not change the id of any run recorded before they existed).
+OPTIONAL_TRAIN_FIELDS = {"lr_group": "all", "lr_fixed": None}
 
 
 def _positive_int(name: str, v) -> int:
@@ -141,6 +146,14 @@ class TrainConfig:
         A batch loss above this (or NaN/inf) marks the run as diverged.
     eval_batch_size : int or None
         Samples per forward pass in evaluation (None: chosen to bound memory).
+    lr_group : {"all", "spectral", "other"}
+        Which weights the (swept) learning rate ``lr`` drives.  ``all`` (default): every group,
+        the spectral one at ``lr·c(K)``.  ``spectral``: only the spectral weights (at
+        ``lr·c(K)``); lifting, pointwise W, projection and biases train at ``lr_fixed``.
+        ``other``: only the non-spectral weights; the spectral ones train at ``lr_fixed·c(K)``.
+        This isolates μP's mechanism: the √(log K) rule is about the spectral group alone.
+    lr_fixed : float or None
+        The LR of the groups ``lr`` does not drive (required unless ``lr_group='all'``).
     """
 
     steps: int = 400
@@ -161,6 +174,8 @@ class TrainConfig:
     eval_points: int = 0
     max_loss: float = 1e6
     eval_batch_size: int | None = None
+    lr_group: str = "all"
+    lr_fixed: float | None = None
 
     def __post_init__(self):
         _positive_int("steps", self.steps)
@@ -198,6 +213,26 @@ class TrainConfig:
             raise ValueError(f"max_loss must be a positive number (inf allowed); got max_loss={self.max_loss!r}")
         if self.eval_batch_size is not None:
             _positive_int("eval_batch_size", self.eval_batch_size)
+        grp = str(self.lr_group).lower()
+        if grp not in LR_GROUPS:
+            raise ValueError(f"lr_group must be one of {LR_GROUPS}; got lr_group={self.lr_group!r}")
+        object.__setattr__(self, "lr_group", grp)
+        if grp == "all":
+            if self.lr_fixed is not None:
+                raise ValueError(f"lr_fixed is only used with lr_group 'spectral' or 'other'; got lr_fixed={self.lr_fixed!r} with lr_group='all'")
+        elif self.lr_fixed is None:
+            raise ValueError(f"lr_fixed must be a positive finite number when lr_group={grp!r}; got lr_fixed=None")
+        else:
+            object.__setattr__(self, "lr_fixed", _finite_positive("lr_fixed", self.lr_fixed))
+
+    def group_lrs(self, lr: float) -> tuple[float, float]:
+        """Base learning rates (spectral, other) for a swept ``lr`` (before the spectral
+        multiplier c(K) and the schedule)."""
+        if self.lr_group == "spectral":
+            return float(lr), float(self.lr_fixed)
+        if self.lr_group == "other":
+            return float(self.lr_fixed), float(lr)
+        return float(lr), float(lr)
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -530,6 +565,10 @@ def train_model(model: FNO, dataset, train: TrainConfig, *, device="cpu", progre
     idx = batch_schedule(data.x_train.shape[0], train.batch_size, train.steps, train.data_seed).to(data.device)
     opt = make_optimizer(model, train.lr, optimizer=train.optimizer, betas=train.betas, eps=train.eps,
                          weight_decay=train.weight_decay)
+    if train.lr_group != "all":
+        base = dict(zip(("spectral", "other"), train.group_lrs(train.lr)))
+        for g in opt.param_groups:
+            g["lr"] = base[g["name"]] * g["lr_mult"]
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(train, s))
     params = list(model.parameters())
     chunk = _eval_chunk(train, 1, model.config.width, data.spatial, max(data.x_train.shape[0], 1))
@@ -614,7 +653,9 @@ class PopulationAdam:
 
     Parameters
     ----------
-    groups : list of (list of tensors, multiplier)
+    groups : list of (list of tensors, multiplier) or (list of tensors, multiplier, lrs)
+        A group's own per-member base LRs (length M) replace ``lrs`` for that group (used to
+        hold one group at a fixed LR while the other's is swept).
     lrs, beta2s : sequence of float, length M
     """
 
@@ -628,7 +669,13 @@ class PopulationAdam:
         self.beta1, self.eps, self.wd, self.decoupled = float(beta1), float(eps), float(weight_decay), decoupled
         self.t = 0
         self.groups = []
-        for params, mult in groups:
+        self.group_lrs = []
+        for group in groups:
+            params, mult = group[0], group[1]
+            own = list(group[2]) if len(group) > 2 and group[2] is not None else None
+            if own is not None and len(own) != self.M:
+                raise ValueError(f"a group's lrs must have one entry per member (M={self.M}); got {len(own)}")
+            self.group_lrs.append(self.lrs if own is None else [float(v) for v in own])
             entries = []
             for p in params:
                 if p.shape[0] != self.M:
@@ -654,8 +701,8 @@ class PopulationAdam:
         bc1 = 1 - b1**t
         bc2_sqrt = [(1 - b2**t) ** 0.5 for b2 in self.beta2s]
         mask = None if all_active else torch.tensor(act, device=self._device)
-        for entries, mult in self.groups:
-            lr = [self.lrs[i] * mult * factor if act[i] else 0.0 for i in range(self.M)]
+        for (entries, mult), base in zip(self.groups, self.group_lrs):
+            lr = [base[i] * mult * factor if act[i] else 0.0 for i in range(self.M)]
             step_neg = [-(v / bc1) for v in lr]
             cache = {}
             for p, rp, m, v in entries:
@@ -772,8 +819,10 @@ def train_population(fno_config: FNOConfig, parametrization, dataset, members: S
             convert_model_dtype(model, dtype)
         model.to(data.device)
         groups = model.named_parameter_groups()
+        split = [train.group_lrs(m.lr) for m in sub]
         opt = PopulationAdam(
-            [([p for _, p in groups["spectral"]], mult), ([p for _, p in groups["other"]], 1.0)],
+            [([p for _, p in groups["spectral"]], mult, [s for s, _ in split]),
+             ([p for _, p in groups["other"]], 1.0, [o for _, o in split])],
             lrs=[m.lr for m in sub],
             beta2s=[train.betas[1] if m.beta2 is None else m.beta2 for m in sub],
             beta1=train.betas[0], eps=train.eps, weight_decay=train.weight_decay,

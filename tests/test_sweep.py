@@ -183,7 +183,7 @@ def test_run_ids_are_stable_and_complete():
                                      .encode()).hexdigest() == run_id_of(ra[rid].config)
     c = ra[next(iter(shared))].config
     assert c["model"]["K"] == 4 and c["train"]["lr"] == 1e-2 and c["seed"] == 1 and c["train"]["batch_size"] == 4
-    assert c["train"]["betas"] == [0.9, 0.999] and c["schema"] == 1 and c["data"]["resolution"] == 16
+    assert c["train"]["betas"] == [0.9, 0.999] and c["schema"] == 2 and c["data"]["resolution"] == 16
     assert c["train"]["max_loss"] > 0  # the FULL TrainConfig, defaults included
     # any change of the full config changes every id
     for change in ({"train.steps": 6}, {"data.seed": 1}, {"data.n_train": 11}, {"model.width": 9},

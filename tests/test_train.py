@@ -75,8 +75,10 @@ def _separate(cfg, par, data, members, train, dtype=torch.float32):
 
 
 def _close_params(pop, i, model, rtol):
+    # relative to the parameter's own size, floored at 1e-2 (a bias that happens to be ~1e-4 would
+    # otherwise demand agreement far below float32 rounding of the O(1e-2) updates that built it)
     for (name, p), (_, q) in zip(pop.named_parameters(), model.named_parameters()):
-        scale = q.abs().max().item() + 1e-12
+        scale = max(q.abs().max().item(), 1e-2 if rtol >= 1e-6 else 1e-12)
         err = (p[i] - q).abs().max().item()
         assert err <= rtol * scale, f"{name}: max diff {err:.3g} vs scale {scale:.3g}"
 
