@@ -232,64 +232,112 @@ def _configure_cli():
 _configure_cli()
 
 
-def summarize(store, preset: str | None = None):
+SUMMARY_METRICS = ("tail_train_loss", "final_train_loss", "test_rel_l2")
+
+
+def summarize(store, preset: str | None = None, *, n_boot: int = 2000, ci: float = 0.90, rng_seed: int = 0,
+              metrics=SUMMARY_METRICS):
     """Optimum per (experiment, parametrization, K) and the drift across K, for every experiment
-    sweep in the store (optionally one preset).  Returns (optima, drift) DataFrames."""
+    sweep in the store (optionally one preset), per metric (``tail_train_loss`` is added to the
+    results from the training curves).  Returns (optima, drift) DataFrames.
+
+    The drift table has :func:`~mufno_lite.analysis.drift_summary`'s columns plus the paired
+    bootstrap over seeds of :func:`~mufno_lite.analysis.bootstrap_drift` (fitted optimum):
+    ``n_seeds``, ``opt_at_K_min``, ``opt_at_K_max``, ``drift`` (= ``fit_drift_steps`` unrounded),
+    ``drift_lo``, ``drift_hi``, ``predicted_drift`` (LR sweeps only), ``edge_K_min``,
+    ``edge_K_max``, ``n_boot``, ``n_boot_nan``, ``ci`` and ``verdict``."""
     import pandas as pd
 
-    from .analysis import drift_summary, optimum_table
+    from .analysis import add_tail_loss, bootstrap_drift, drift_summary, optimum_table
     from .presets import PRESETS
     from .store import ResultsStore, load_results
 
     st = store if isinstance(store, ResultsStore) else ResultsStore(store)
     optima, drifts = [], []
+    boot_cols = ["n_seeds", "opt_at_K_min", "opt_at_K_max", "drift", "drift_lo", "drift_hi", "predicted_drift",
+                 "edge_K_min", "edge_K_max", "n_boot", "n_boot_nan", "ci", "verdict"]
+    by = ("pde", "parametrization")
     for sweep in st.sweep_names():
         name, _, p = sweep.partition("@")
         if name not in EXPERIMENTS or p not in PRESETS or (preset and p != preset):
             continue
         from .sweep import SweepConfig
 
-        ids = {run.run_id for run in SweepConfig.from_dict(experiment_config(name, p)).expand()}
+        cfg = experiment_config(name, p)
+        ids = {run.run_id for run in SweepConfig.from_dict(cfg).expand()}
         df = load_results(st, sweep=sweep)
         df = df[df["run_id"].isin(ids)]
         df = df[df["status"].isin(["done", "diverged"])]
         if df.empty:
             continue
+        df = add_tail_loss(df)
         x = next((c for c in ("lr", "batch_size", "beta2") if df[c].nunique() > 1), None)
         if x is None:
             continue
-        for metric in ("final_train_loss", "test_rel_l2"):
-            o = optimum_table(df, x=x, metric=metric, by=("pde", "parametrization", "K")).assign(sweep=sweep, x=x, metric=metric)
+        for metric in metrics:
+            o = optimum_table(df, x=x, metric=metric, by=(*by, "K")).assign(sweep=sweep, x=x, metric=metric)
             optima.append(o)
-            drifts.append(drift_summary(o).assign(sweep=sweep, x=x, metric=metric))
+            d = drift_summary(o)
+            b = bootstrap_drift(df, x=x, metric=metric, n_boot=n_boot, ci=ci, rng_seed=rng_seed, by=by,
+                                base_K=int(cfg.get("base_K", 3)))
+            d = d.merge(b[[*by, *boot_cols]], on=list(by), how="left")
+            drifts.append(d.assign(sweep=sweep, x=x, metric=metric))
     if not optima:
         raise ValueError(f"no experiment sweeps{' for preset ' + preset if preset else ''} in the store {st.path}")
     return pd.concat(optima, ignore_index=True), pd.concat(drifts, ignore_index=True)
 
 
+def _format_drift_table(d) -> str:
+    """Per sweep × parametrization: K range, fitted optima at its ends, drift with interval, theory,
+    seeds, verdict."""
+    import math
+
+    import pandas as pd
+
+    def num(v, fmt="+.2f"):
+        return "n/a" if v is None or not math.isfinite(float(v)) else format(float(v), fmt)
+
+    rows = []
+    for r in d.to_dict("records"):
+        ci = int(round(100 * float(r["ci"])))
+        rows.append({
+            "sweep": r["sweep"], "param": r["parametrization"], "K": f"{r['K_min']}→{r['K_max']}",
+            "opt@K_min": num(r["opt_at_K_min"], ".3g"), "opt@K_max": num(r["opt_at_K_max"], ".3g"),
+            "fit_drift_steps": num(r["drift"]), f"{ci}% interval": f"[{num(r['drift_lo'])}, {num(r['drift_hi'])}]",
+            "theory": num(r["predicted_drift"]), "seeds": r["n_seeds"], "verdict": r["verdict"],
+        })
+    return pd.DataFrame(rows).to_string(index=False)
+
+
 def _configure_summary_cli():
     from .cli import subcommand
 
-    @subcommand("summary", help="optimal hyperparameter per K and its drift, for every experiment in the store")
+    @subcommand("summary", help="optimal hyperparameter per K and its drift (with bootstrap intervals over seeds), "
+                                "for every experiment in the store")
     def _configure(p):
         p.add_argument("--store", default=None)
         p.add_argument("--preset", default=None, help="only this preset's sweeps")
-        p.add_argument("--metric", default="final_train_loss", choices=["final_train_loss", "test_rel_l2"])
+        p.add_argument("--metric", default="tail_train_loss", choices=list(SUMMARY_METRICS),
+                       help="tail_train_loss: mean training loss over the last 20%% of steps (default)")
+        p.add_argument("--n-boot", type=int, default=2000, help="bootstrap replicates (resampling seeds)")
+        p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap's generator")
 
         def run(args) -> int:
             from .store import resolve_store_path
 
             try:
-                optima, drift = summarize(resolve_store_path(args.store), args.preset)
+                optima, drift = summarize(resolve_store_path(args.store), args.preset, n_boot=args.n_boot,
+                                          rng_seed=args.seed, metrics=(args.metric,))
             except ValueError as exc:
                 print(f"error: {exc}")
                 return 2
             o = optima[optima["metric"] == args.metric]
             d = drift[drift["metric"] == args.metric]
+            print(f"metric: {args.metric}; optimum (grid) per K:")
             print(o.pivot_table(index=["sweep", "K"], columns="parametrization", values="best_x").to_string(float_format=lambda v: f"{v:.3g}"))
             print()
-            cols = ["sweep", "parametrization", "K_min", "K_max", "drift_steps", "fit_drift_steps", "fit_seed_spread_steps", "fit_resolved"]
-            print(d[cols].to_string(index=False))
+            print("drift of the fitted optimum from K_min to K_max, grid steps (paired bootstrap over seeds):")
+            print(_format_drift_table(d))
             return 0
 
         return run
