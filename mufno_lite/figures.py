@@ -16,7 +16,7 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
-__all__ = ["figures_dir", "save_figure", "read_manifest"]
+__all__ = ["figures_dir", "save_figure", "read_manifest", "plot_spectra"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -247,3 +247,54 @@ def plotly_hparam_curves(df, *, x: str = "lr", metric: str = "final_train_loss",
     fig.update_yaxes(type="log", title_text=metric_label(metric), row=1, col=1)
     fig.update_layout(title=title, height=420, width=460 * len(pars), template="plotly_white")
     return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Fourier energy spectra
+# ---------------------------------------------------------------------------------------------
+
+
+def plot_spectra(spectra, Ks=(), ax=None, title: str | None = None):
+    """Energy per shell (normalised to total energy, log scale), one line per label.
+
+    ``spectra`` maps a label to a spectrum from :mod:`mufno_lite.spectra` (entry ``s - 1`` is the
+    energy of shell ``s``, the smallest K that keeps the mode).  A dotted vertical line at
+    ``K + 1/2`` for each K of ``Ks`` separates the shells a K-mode layer keeps (left) from those it
+    removes (right), labelled "K=…".  Shells with zero energy are not drawn.  The legend sits
+    outside the axes, to the right.  Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    if not spectra:
+        raise ValueError("spectra is empty: give at least one {label: spectrum}")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    else:
+        fig = ax.figure
+    lo = np.inf
+    for label, e in spectra.items():
+        e = np.asarray(e, dtype=float)
+        total = e.sum()
+        if e.ndim != 1 or not total > 0:
+            raise ValueError(f"spectrum {label!r} must be a 1-D array with positive total energy")
+        y = e / total
+        y = np.where(y > 0, y, np.nan)
+        ax.plot(np.arange(1, len(e) + 1), y, "-", lw=1.3, label=str(label))
+        if np.isfinite(y).any():
+            lo = min(lo, np.nanmin(y))
+    ax.set_yscale("log")
+    ax.set_xscale("log")
+    ax.set_xlabel("shell (smallest K keeping the mode)")
+    ax.set_ylabel("energy fraction per shell")
+    for K in Ks:
+        ax.axvline(K + 0.5, color="0.35", ls=":", lw=1)
+        ax.text(K + 0.5, 1.0, f"K={K}", transform=ax.get_xaxis_transform(), rotation=90, ha="right", va="top",
+                fontsize=7, color="0.3")
+    if np.isfinite(lo):
+        ax.set_ylim(max(lo, 1e-30) / 3, 3.0)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize=8, frameon=False)
+    if title:
+        ax.set_title(title)
+    return fig
+
