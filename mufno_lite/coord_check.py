@@ -77,6 +77,8 @@ def coord_check(
     clip: float | None = None,
     base_K: int = 3,
     progress=None,
+    inputs="white",
+    targets=None,
 ):
     """Run the K-coordinate check and return a tidy :class:`pandas.DataFrame`.
 
@@ -96,6 +98,14 @@ def coord_check(
         Grid of the fixed batch; default the smallest grid allowing max(Ks) on every axis.
     seeds : sequence of int
         Seeds for the model initialisation (the batch is fixed by seed 12345).
+    inputs : "white" or tensor
+        ``"white"`` (default): a fixed batch of white noise, equal energy in every Fourier mode, the
+        worst case the theory is built on.  A tensor of shape ``(B, 1, n_1, …, n_d)``: these inputs
+        (e.g. samples of a data set, with the data's decaying spectrum); the grid is theirs.  The
+        rows record which (column ``inputs``: ``"white noise"`` or ``"data"``).
+    targets : tensor, optional
+        Targets for the data inputs (same shape); default the same smooth nonlinear target as for
+        white noise (the input low-passed and squared).
     """
     import pandas as pd
 
@@ -108,13 +118,30 @@ def coord_check(
         as_parametrization(p) if not isinstance(p, str) else Parametrization(p, base_K=base_K)
         for p in parametrizations
     ]
-    grid = tuple(grid) if grid is not None else _default_grid(d, max(Ks))
-    gen = torch.Generator().manual_seed(12345)
-    x = torch.randn(batch_size, 1, *grid, generator=gen)
-    # a smooth fixed target: the input low-passed and squared (nonlinear, resolvable by every K)
-    xf = torch.fft.rfftn(x, dim=tuple(range(2, 2 + d)))
-    target = torch.fft.irfftn(xf * _lowpass(grid), s=grid, dim=tuple(range(2, 2 + d)))
-    target = target**2 - target.pow(2).mean()
+    if isinstance(inputs, str):
+        if inputs != "white":
+            raise ValueError(f"inputs must be 'white' or a tensor of shape (B, 1, *grid); got inputs={inputs!r}")
+        grid = tuple(grid) if grid is not None else _default_grid(d, max(Ks))
+        gen = torch.Generator().manual_seed(12345)
+        x = torch.randn(batch_size, 1, *grid, generator=gen)
+        kind = "white noise"
+    else:
+        x = torch.as_tensor(inputs, dtype=torch.float32)
+        if x.dim() != d + 2 or x.shape[1] != 1:
+            raise ValueError(f"inputs must have shape (B, 1, {', '.join(['n'] * d)}) for d={d}; got {tuple(x.shape)}")
+        grid = tuple(x.shape[2:])
+        if any(max(Ks) > max_modes(n, axis == d - 1) for axis, n in enumerate(grid)):
+            raise ValueError(f"inputs grid {grid} is too small for K={max(Ks)}")
+        kind = "data"
+    if targets is not None:
+        target = torch.as_tensor(targets, dtype=torch.float32)
+        if target.shape != x.shape:
+            raise ValueError(f"targets must have the inputs' shape {tuple(x.shape)}; got {tuple(target.shape)}")
+    else:
+        # a smooth fixed target: the input low-passed and squared (nonlinear, resolvable by every K)
+        xf = torch.fft.rfftn(x, dim=tuple(range(2, 2 + d)))
+        target = torch.fft.irfftn(xf * _lowpass(grid), s=grid, dim=tuple(range(2, 2 + d)))
+        target = target**2 - target.pow(2).mean()
 
     rows = []
     total = len(Ks) * len(pars) * len(seeds)
@@ -123,7 +150,7 @@ def coord_check(
         for K in Ks:
             for seed in seeds:
                 model = FNO(FNOConfig(d=d, K=K, width=width, n_layers=n_layers), parametrization=par, seed=seed)
-                rows += _check_one(model, x, target, steps, lr, optimizer, clip, par, seed)
+                rows += [dict(r, inputs=kind) for r in _check_one(model, x, target, steps, lr, optimizer, clip, par, seed)]
                 done += 1
                 if progress is not None:
                     progress(done, total)

@@ -148,12 +148,14 @@ def _curve_frame(df, x, metric):
 
 
 def plot_hparam_curves(df, *, x: str = "lr", metrics=("final_train_loss", "test_rel_l2"), title: str | None = None,
-                       parametrizations=("sp", "mup"), opt=None):
+                       parametrizations=("sp", "mup"), opt=None, intervals=None):
     """Loss against a hyperparameter, one curve per K, SP beside μP (the paper's Figures 1-3).
 
     Each curve is the seed mean; the band spans the seeds' min to max; a star marks the optimum per K
     (from :func:`mufno_lite.analysis.optimum_table`); an ``x`` on the top edge marks grid values where
-    a seed diverged.  Rows: metrics; columns: parametrizations.
+    a seed diverged.  Rows: metrics; columns: parametrizations.  ``intervals``: a table of
+    :func:`mufno_lite.analysis.bootstrap_optima` for the first metric, drawn as a horizontal bar
+    (the optimum's 90% bootstrap interval) through a diamond at the fitted optimum.
     """
     import matplotlib.pyplot as plt
     import numpy as np
@@ -185,6 +187,13 @@ def plot_hparam_curves(df, *, x: str = "lr", metrics=("final_train_loss", "test_
                 best = table[(table["parametrization"] == par) & (table["K"] == K)]
                 if not best.empty and np.isfinite(best["best_metric"].iloc[0]):
                     ax.plot(_axis(x, best["best_x"].to_numpy(dtype=float)), best["best_metric"], "*", ms=11, color=colors[K], mec="k", mew=0.6)
+                if intervals is not None and r == 0:
+                    iv = intervals[(intervals["parametrization"] == par) & (intervals["K"] == K)]
+                    if not iv.empty and np.isfinite(iv["opt"].iloc[0]) and np.isfinite(stats["mean"].min()):
+                        o, lo, hi = (float(iv[c].iloc[0]) for c in ("opt", "opt_lo", "opt_hi"))
+                        yb = float(stats["mean"].min()) / 1.12
+                        ax.errorbar([o], [yb], xerr=[[max(o - lo, 0.0)], [max(hi - o, 0.0)]], fmt="D", ms=4,
+                                    color=colors[K], mec="k", mew=0.5, capsize=3, lw=1.2)
                 div = g[g["status"] == "diverged"][x].unique()
                 if len(div):
                     ax.plot(_axis(x, np.asarray(div, dtype=float)), [yhi * 1.4] * len(div), "x", color=colors[K], ms=5, clip_on=False)

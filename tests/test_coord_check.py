@@ -93,3 +93,22 @@ def test_summary_growth_ratios(table):
     e = s.loc[("dR_entry", "mean (geometric)")]
     assert e["sp"] == pytest.approx(1.0, rel=2e-3)
     assert e["mup"] == pytest.approx(math.sqrt(math.log(3) / math.log(32)), rel=0.05)
+
+
+def test_coord_check_takes_data_inputs_and_says_which():
+    import torch
+
+    from mufno_lite.coord_check import coord_check
+
+    white = coord_check([3, 6], ("sp",), d=1, width=8, n_layers=2, steps=1)
+    assert set(white["inputs"]) == {"white noise"}
+    x = torch.cumsum(torch.randn(4, 1, 32, generator=torch.Generator().manual_seed(0)), dim=-1)  # red spectrum
+    data = coord_check([3, 6], ("sp",), d=1, width=8, n_layers=2, steps=1, inputs=x)
+    assert set(data["inputs"]) == {"data"}
+    a = white[(white.statistic == "act_rms") & (white.step == 0)]["value"].to_numpy()
+    b = data[(data.statistic == "act_rms") & (data.step == 0)]["value"].to_numpy()
+    assert a.shape == b.shape and not np.allclose(a, b)
+    with pytest.raises(ValueError, match="inputs"):
+        coord_check([3], ("sp",), d=1, width=8, n_layers=2, steps=1, inputs=torch.zeros(4, 32))
+    with pytest.raises(ValueError, match="too small"):
+        coord_check([30], ("sp",), d=1, width=8, n_layers=2, steps=1, inputs=torch.zeros(4, 1, 32))
