@@ -17,6 +17,12 @@ For each candidate, from a paired bootstrap over seeds (:func:`mufno_lite.analys
   (the direction theory predicts) and its 90% interval excludes 0;
 * **μP**: its 90% interval contains 0, or |drift| ≤ 1 step.
 
+Grid rule: the learning-rate grid must bracket every optimum.  A candidate whose fitted optimum
+lies at (or whose interval reaches) an end of the grid has the grid extended on that side, for
+every candidate alike, and reports "at grid edge" until it brackets.  This rule was added after
+the first two candidates ran (their optima sat at the top of the first grid, 1e-3 … 2.4e-2); it
+changes which learning rates are measured, never how a verdict is read.
+
 Choice rule: among candidates meeting the criterion, the cheapest (CPU-minutes).  If none meets
 it, the quick preset keeps the candidate whose SP drift is most negative (point estimate) among
 the global-LR Burgers candidates, and the notebooks say that the criterion was not met and show
@@ -48,7 +54,10 @@ TIERS = ("session", "extended")
 
 #: the classic FNO Burgers initial-condition measure, zero mean: N(0, 49²(−Δ+49)^−2.5)
 _CLASSIC_IC = {"ic_zero_mean": True, "ic_alpha": 2.5, "ic_tau": 7.0, "ic_sigma": 49.0}
-_LR_GRID = {"start": -3.0, "stop": -1.625, "per_decade": 8}  # 12 points, 1e-3 … 2.4e-2
+# 17 points, 1e-3 … 1e-1.  (Declared first as 1e-3 … 2.4e-2; the first two candidates' optima sat
+# at or within a step of its top end, so by the grid rule in the module docstring it was extended
+# upward for every candidate; the runs of the first grid are reused.)
+_LR_GRID = {"start": -3.0, "stop": -1.0, "per_decade": 8}
 _TRAIN = {"schedule": "cosine", "clip": 0.01, "curve_points": 50}
 
 
