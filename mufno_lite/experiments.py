@@ -52,7 +52,7 @@ BASES: dict[str, dict[str, dict]] = {
                       K=[2, 4], lr=[1e-3, 3e-3, 1e-2, 3e-2], seeds=[0], batch_sizes=[10], train=_SMOKE_TRAIN),
         "quick": dict(pde="darcy", data={"resolution": 32, "n_train": 500, "n_test": 100, "seed": 0},
                       model={"width": 16, "n_layers": 4, "projection_width": 64, "padding": 4},
-                      K=[3, 6, 12], lr={"start": -2.5, "stop": -1.0, "per_decade": 8}, seeds=[0, 1],
+                      K=[3, 6, 12], lr={"start": -2.5, "stop": -1.0, "per_decade": 8}, seeds=[0, 1, 2, 3],
                       batch_sizes=[20], train={"steps": 250, "schedule": "cosine", "clip": 0.01, "normalize_y": True}),
         "paper": dict(pde="darcy", data={"resolution": 85, "n_train": 1000, "n_test": 200, "seed": 0},
                       model={"width": 64, "n_layers": 4, "projection_width": 128, "padding": 9},
@@ -64,7 +64,7 @@ BASES: dict[str, dict[str, dict]] = {
                       model=_SMOKE_MODEL, K=[2, 3], lr=[1e-3, 3e-3, 1e-2], seeds=[0], batch_sizes=[4], train=_SMOKE_TRAIN),
         "quick": dict(pde="navier_stokes", data={"resolution": 16, "n_train": 60, "n_test": 20, "seed": 0, "params": {"n_t": 8}},
                       model={"width": 12, "n_layers": 4, "projection_width": 32},
-                      K=[3, 5], lr={"start": -2.5, "stop": -1.0, "per_decade": 8}, seeds=[0, 1],
+                      K=[3, 5], lr={"start": -2.5, "stop": -1.0, "per_decade": 8}, seeds=[0, 1, 2, 3],
                       batch_sizes=[10], train={"steps": 150, "schedule": "cosine", "clip": 0.01}),
         "paper": dict(pde="navier_stokes", data={"resolution": 64, "n_train": 800, "n_test": 200, "seed": 0, "params": {"n_t": 64}},
                       model={"width": 64, "n_layers": 4, "projection_width": 128},
@@ -111,7 +111,7 @@ EXPERIMENTS: dict[str, dict[str, dict]] = {
     # PINO: data loss + weighted Darcy residual
     "darcy_pino_lr": _darcy_variant(
         smoke={"train": {"pino_weight": 0.1}},
-        quick={"K": [3, 12], "seeds": [0], "train": {"pino_weight": 0.1}},
+        quick={"K": [3, 12], "seeds": [0, 1, 2], "train": {"pino_weight": 0.1}},
         paper={"train": {"pino_weight": 0.1}},
     ),
 }
