@@ -148,14 +148,16 @@ def _curve_frame(df, x, metric):
 
 
 def plot_hparam_curves(df, *, x: str = "lr", metrics=("final_train_loss", "test_rel_l2"), title: str | None = None,
-                       parametrizations=("sp", "mup"), opt=None, intervals=None):
+                       parametrizations=("sp", "mup"), opt=None, intervals=None, drift=None):
     """Loss against a hyperparameter, one curve per K, SP beside μP (the paper's Figures 1-3).
 
     Each curve is the seed mean; the band spans the seeds' min to max; a star marks the optimum per K
     (from :func:`mufno_lite.analysis.optimum_table`); an ``x`` on the top edge marks grid values where
     a seed diverged.  Rows: metrics; columns: parametrizations.  ``intervals``: a table of
     :func:`mufno_lite.analysis.bootstrap_optima` for the first metric, drawn as a horizontal bar
-    (the optimum's 90% bootstrap interval) through a diamond at the fitted optimum.
+    (the optimum's 90% bootstrap interval) through a diamond at the fitted optimum.  ``drift``: a
+    table of :func:`mufno_lite.analysis.bootstrap_drift`; each column's title then states the
+    measured drift with its interval next to the theory's prediction.
     """
     import matplotlib.pyplot as plt
     import numpy as np
@@ -200,7 +202,15 @@ def plot_hparam_curves(df, *, x: str = "lr", metrics=("final_train_loss", "test_
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.set_ylim(ylo / 1.25, yhi * 1.6)
-            ax.set_title(f"{_PAR_TITLE.get(par, par)}", fontsize=10)
+            head = f"{_PAR_TITLE.get(par, par)}"
+            if drift is not None and r == 0:
+                dr = drift[drift["parametrization"] == par]
+                if not dr.empty and np.isfinite(dr["drift"].iloc[0]):
+                    q = dr.iloc[0]
+                    theory = f"; theory {q['predicted_drift']:+.1f}" if np.isfinite(q["predicted_drift"]) else ""
+                    head += (f"\ndrift {q['drift']:+.1f} steps [{q['drift_lo']:+.1f}, {q['drift_hi']:+.1f}]{theory}"
+                             f"\n{q['verdict']}")
+            ax.set_title(head, fontsize=9 if drift is not None else 10)
             if c == 0:
                 ax.set_ylabel(metric_label(metric), fontsize=8)
             if r == len(metrics) - 1:
