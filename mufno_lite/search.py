@@ -212,6 +212,10 @@ def choose(table) -> tuple[str | None, str]:
                                     f"SP drift ({best['sp_drift']:+.2f} steps)")
 
 
+def _k_range(r) -> str:
+    return f"{int(r['K_min'])}→{int(r['K_max'])}"
+
+
 def format_table(table) -> str:
     """The search table as fixed-width text (what ``search-quick`` prints)."""
     def iv(r, p):
@@ -227,7 +231,7 @@ def format_table(table) -> str:
             lines.append(f"{r['candidate']:34} {r.get('status')} ({r['runs']}/{r['runs_expected']} runs)")
             continue
         lines.append(
-            f"{r['candidate']:34} {str(r['K_min']) + '→' + str(r['K_max']):>8} {r['n_seeds']:>5} {r['cpu_min']:>7}  "
+            f"{r['candidate']:34} {_k_range(r):>8} {int(r['n_seeds']):>5} {r['cpu_min']:>7}  "
             f"{iv(r, 'sp'):22} {r['predicted_sp']:+5.2f}  {iv(r, 'mup'):22} {'yes' if r['meets'] else 'no':5}  "
             f"{r['sp_verdict']} / {r['mup_verdict']}"
         )
