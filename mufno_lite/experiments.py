@@ -24,7 +24,9 @@ _SMOKE_MODEL = {"width": 8, "n_layers": 2, "projection_width": 16}
 #: The search's choice for the quick preset (``python -m mufno_lite search-quick``; the declared rule
 #: is in :mod:`mufno_lite.search` and the README).  The quick Burgers sweeps *are* these candidates,
 #: so their runs are shared with the search through the store.
-QUICK_CHOICE = {"burgers": "burgers_nu1e-3_w16", "burgers_spectral": "burgers_nu1e-3_w16_spectral"}
+#: Applied on 2026-11-24 to the session tier: no candidate met the criterion; the rule's fallback
+#: (most negative SP drift among global-LR Burgers candidates) gave burgers_nu1e-2_w16.
+QUICK_CHOICE = {"burgers": "burgers_nu1e-2_w16", "burgers_spectral": "burgers_nu1e-2_w16_spectral"}
 #: zero-mean classic FNO initial data (the targets carry energy beyond small K; see notebook 4)
 _BURGERS_DATA = {"ic_zero_mean": True, "ic_alpha": 2.5, "ic_tau": 7.0, "ic_sigma": 49.0}
 
