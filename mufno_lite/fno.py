@@ -37,6 +37,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .validation import fourier_modes
+
 __all__ = [
     "FNOConfig",
     "FNO",
@@ -54,23 +56,14 @@ __all__ = [
 # --------------------------------------------------------------------------------------------
 
 
-def check_K(K: int) -> int:
-    """Validate the number of Fourier modes K and return it as an int.
+def check_K(K: int, name: str = "K") -> int:
+    """Validate the number of Fourier modes K (an integer ≥ 2) and return it as an int.
 
-    K must be an integer ≥ 2: μP scales the spectral weights with log K, which vanishes at K = 1,
-    and a one-mode FNO is a pointwise network with a constant kernel.
+    μP scales the spectral weights with log K, which vanishes at K = 1, and a one-mode FNO is a
+    pointwise network with a constant kernel.  (One rule for the package:
+    :func:`mufno_lite.validation.fourier_modes`.)
     """
-    if isinstance(K, bool) or not isinstance(K, (int,)) and not (
-        isinstance(K, float) and float(K).is_integer()
-    ):
-        raise ValueError(f"K must be an integer >= 2 (number of Fourier modes per axis); got K={K!r}")
-    K = int(K)
-    if K < 2:
-        raise ValueError(
-            f"K must be an integer >= 2 (number of Fourier modes per axis); got K={K}. "
-            "muP's rule scales with log K, which is 0 at K=1."
-        )
-    return K
+    return fourier_modes(name, K)
 
 
 def max_modes(grid_size: int, last_axis: bool) -> int:

@@ -68,6 +68,7 @@ from .flops import estimate_flops, training_flops
 from .fno import FNO, FNOConfig, count_parameters
 from .optim import PopulationAdam
 from .parametrization import as_parametrization, clip_grad_elementwise_, make_optimizer
+from .validation import ConfigError, choice, fail, integer, number, optional, positive_int, positive_number
 
 __all__ = [
     "TrainConfig",
@@ -92,22 +93,8 @@ LR_GROUPS = ("all", "spectral", "other")
 OPTIONAL_TRAIN_FIELDS = {"lr_group": "all", "lr_fixed": None}
 
 
-def _positive_int(name: str, v) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise ValueError(f"{name} must be a positive integer; got {name}={v!r}")
-    return v
-
-
-def _finite_positive(name: str, v) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v > 0):
-        raise ValueError(f"{name} must be a positive finite number; got {name}={v!r}")
-    return float(v)
-
-
 def _beta(name: str, v) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0.0 <= v < 1.0):
-        raise ValueError(f"{name} must be a number in [0, 1); got {name}={v!r}")
-    return float(v)
+    return number(name, v, lo=0.0, hi=1.0, hi_open=True, allowed="a number in [0, 1)")
 
 
 # --------------------------------------------------------------------------------------------
@@ -181,52 +168,41 @@ class TrainConfig:
     lr_fixed: float | None = None
 
     def __post_init__(self):
-        _positive_int("steps", self.steps)
-        _positive_int("batch_size", self.batch_size)
-        opt = str(self.optimizer).lower()
-        if opt not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}; got optimizer={self.optimizer!r}")
-        object.__setattr__(self, "optimizer", opt)
-        _finite_positive("lr", self.lr)
+        # every error is a ConfigError (a ValueError) whose ``key`` names the field
+        positive_int("steps", self.steps)
+        positive_int("batch_size", self.batch_size)
+        object.__setattr__(self, "optimizer", choice("optimizer", self.optimizer, OPTIMIZERS, lower=True))
+        positive_number("lr", self.lr)
         if len(tuple(self.betas)) != 2:
-            raise ValueError(f"betas must be a pair (beta1, beta2); got betas={self.betas!r}")
+            raise fail("betas", self.betas, "a pair (beta1, beta2)")
         object.__setattr__(self, "betas", (_beta("beta1", self.betas[0]), _beta("beta2", self.betas[1])))
-        _finite_positive("eps", self.eps)
-        if not (isinstance(self.weight_decay, (int, float)) and 0 <= self.weight_decay < math.inf):
-            raise ValueError(f"weight_decay must be a finite number >= 0; got weight_decay={self.weight_decay!r}")
-        sch = str(self.schedule).lower()
-        if sch not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {SCHEDULES}; got schedule={self.schedule!r}")
+        positive_number("eps", self.eps)
+        number("weight_decay", self.weight_decay, lo=0)
+        sch = choice("schedule", self.schedule, SCHEDULES, lower=True)
         object.__setattr__(self, "schedule", sch)
-        w = self.warmup_steps
-        if isinstance(w, bool) or not isinstance(w, int) or not 0 <= w <= self.steps:
-            raise ValueError(f"warmup_steps must be an integer in [0, steps={self.steps}]; got warmup_steps={w!r}")
+        w = integer("warmup_steps", self.warmup_steps, lo=0, hi=self.steps,
+                    allowed=f"an integer in [0, steps={self.steps}]")
         if sch == "warmup_cosine" and w == 0:
-            raise ValueError("schedule='warmup_cosine' needs warmup_steps >= 1; got warmup_steps=0")
-        if self.clip is not None:
-            _finite_positive("clip", self.clip)
-        if not (isinstance(self.pino_weight, (int, float)) and 0 <= self.pino_weight < math.inf):
-            raise ValueError(f"pino_weight must be a finite number >= 0; got pino_weight={self.pino_weight!r}")
-        if isinstance(self.data_seed, bool) or not isinstance(self.data_seed, int):
-            raise ValueError(f"data_seed must be an integer; got data_seed={self.data_seed!r}")
-        _positive_int("curve_points", self.curve_points)
-        if isinstance(self.eval_points, bool) or not isinstance(self.eval_points, int) or self.eval_points < 0:
-            raise ValueError(f"eval_points must be an integer >= 0; got eval_points={self.eval_points!r}")
-        if not (isinstance(self.max_loss, (int, float)) and self.max_loss > 0 and not math.isnan(self.max_loss)):
-            raise ValueError(f"max_loss must be a positive number (inf allowed); got max_loss={self.max_loss!r}")
-        if self.eval_batch_size is not None:
-            _positive_int("eval_batch_size", self.eval_batch_size)
-        grp = str(self.lr_group).lower()
-        if grp not in LR_GROUPS:
-            raise ValueError(f"lr_group must be one of {LR_GROUPS}; got lr_group={self.lr_group!r}")
+            raise ConfigError("schedule='warmup_cosine' needs warmup_steps >= 1; got warmup_steps=0",
+                              key="warmup_steps", value=w, allowed="an integer >= 1 with schedule='warmup_cosine'")
+        optional(positive_number, "clip", self.clip)
+        number("pino_weight", self.pino_weight, lo=0)
+        integer("data_seed", self.data_seed)
+        positive_int("curve_points", self.curve_points)
+        integer("eval_points", self.eval_points, lo=0)
+        number("max_loss", self.max_loss, lo=0, lo_open=True, finite=False, allowed="a positive number (inf allowed)")
+        optional(positive_int, "eval_batch_size", self.eval_batch_size)
+        grp = choice("lr_group", self.lr_group, LR_GROUPS, lower=True)
         object.__setattr__(self, "lr_group", grp)
         if grp == "all":
             if self.lr_fixed is not None:
-                raise ValueError(f"lr_fixed is only used with lr_group 'spectral' or 'other'; got lr_fixed={self.lr_fixed!r} with lr_group='all'")
+                raise ConfigError(f"lr_fixed is only used with lr_group 'spectral' or 'other'; got lr_fixed={self.lr_fixed!r} "
+                                  "with lr_group='all'", key="lr_fixed", value=self.lr_fixed,
+                                  allowed="null with lr_group='all'")
         elif self.lr_fixed is None:
-            raise ValueError(f"lr_fixed must be a positive finite number when lr_group={grp!r}; got lr_fixed=None")
+            raise fail("lr_fixed", None, f"a positive finite number when lr_group={grp!r}")
         else:
-            object.__setattr__(self, "lr_fixed", _finite_positive("lr_fixed", self.lr_fixed))
+            object.__setattr__(self, "lr_fixed", positive_number("lr_fixed", self.lr_fixed))
 
     def group_lrs(self, lr: float) -> tuple[float, float]:
         """Base learning rates (spectral, other) for a swept ``lr`` (before the spectral
@@ -253,12 +229,10 @@ class Member:
     init_scale: float = 1.0
 
     def __post_init__(self):
-        _finite_positive("lr", self.lr)
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise ValueError(f"seed must be an integer; got seed={self.seed!r}")
-        if self.beta2 is not None:
-            _beta("beta2", self.beta2)
-        _finite_positive("init_scale", self.init_scale)
+        positive_number("lr", self.lr)
+        integer("seed", self.seed)
+        optional(_beta, "beta2", self.beta2)
+        positive_number("init_scale", self.init_scale)
 
 
 @dataclass
@@ -637,7 +611,7 @@ def _check_population_args(fno_config, train, members, member_chunk) -> list[Mem
         if not isinstance(mem, Member):
             raise ValueError(f"members[{i}] must be a Member; got {mem!r}")
     if member_chunk is not None:
-        _positive_int("member_chunk", member_chunk)
+        positive_int("member_chunk", member_chunk)
     return members
 
 

@@ -65,3 +65,65 @@ def test_pool_runs_the_context_trainer(tmp_path):
     assert len(errors) == 2
     assert all("refusing_trainer was called in process" in e for e in errors)
     assert all(f"process {os.getpid()}" not in e for e in errors)  # in a worker, not here
+
+
+# ------------------------------------------------------------------------------------------------
+# one validation layer
+# ------------------------------------------------------------------------------------------------
+
+
+def test_config_errors_carry_key_value_and_allowed():
+    from mufno_lite.train import Member, TrainConfig
+    from mufno_lite.validation import ConfigError
+
+    with pytest.raises(ConfigError, match="steps must be a positive integer; got steps=0") as e:
+        TrainConfig(steps=0)
+    assert (e.value.key, e.value.value, e.value.allowed) == ("steps", 0, "a positive integer")
+    assert isinstance(e.value, ValueError)
+    with pytest.raises(ConfigError) as e:
+        TrainConfig(schedule="warmup_cosine", warmup_steps=0)
+    assert e.value.key == "warmup_steps"
+    with pytest.raises(ConfigError) as e:
+        Member(lr=1e-3, beta2=1.0)
+    assert e.value.key == "beta2"
+
+
+def test_sweep_prefixes_the_key_path_from_the_error_not_the_message():
+    from mufno_lite.validation import ConfigError
+
+    d = dict(CFG, train={"steps": 4, "schedule": "warmup_cosine"})
+    with pytest.raises(ConfigError, match=r"invalid sweep config: train\.warmup_steps: schedule='warmup_cosine'") as e:
+        SweepConfig.from_dict(d)
+    assert e.value.key == "train.warmup_steps"
+    with pytest.raises(ConfigError) as e:
+        SweepConfig.from_dict(dict(CFG, K=[1]))
+    assert e.value.key == "K[0]" and e.value.value == 1
+
+
+def test_one_rule_for_K():
+    import numpy as np
+
+    from mufno_lite.fno import check_K
+    from mufno_lite.parametrization import mup_ratio
+
+    assert check_K(4) == check_K(4.0) == check_K(np.int64(4)) == 4
+    for bad in (1, 2.5, True, "4"):
+        with pytest.raises(ValueError, match="K must be an integer >= 2"):
+            check_K(bad)
+    with pytest.raises(ValueError, match=r"base_K must be an integer >= 2.*base_K=1"):
+        mup_ratio(4, 1)
+
+
+def test_data_and_executor_checks_raise_config_errors():
+    from mufno_lite.data.grf import require_positive
+    from mufno_lite.pool_executor import LocalPoolExecutor
+    from mufno_lite.ray_executor import RayExecutor
+    from mufno_lite.validation import ConfigError
+
+    with pytest.raises(ConfigError, match="nu=-1 is invalid") as e:
+        require_positive("nu", -1)
+    assert e.value.key == "nu"
+    with pytest.raises(ConfigError, match="threads must be a positive integer"):
+        LocalPoolExecutor(workers=1, threads=0)
+    with pytest.raises(ConfigError, match="max_retries must be an integer >= 0; got max_retries=-1"):
+        RayExecutor(max_retries=-1)

@@ -57,6 +57,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from ..canonical import canonical_json
 from ..fno import FNOConfig, max_modes
 from ..train import OPTIONAL_TRAIN_FIELDS, TrainConfig
+from ..validation import ConfigError
 
 __all__ = ["SCHEMA_VERSION", "PDE_DIMS", "PARAM_KINDS", "DEVICES", "SweepConfig", "RunSpec", "run_id_of", "lr_grid",
            "canonical_json"]
@@ -74,8 +75,9 @@ _GRID_OWNED = {"lr": "the top-level `lr` grid", "batch_size": "the top-level `ba
 # =============================================================================================
 
 
-def _bad(path: str, value, allowed: str) -> ValueError:
-    return ValueError(f"invalid sweep config: {path}={value!r}; allowed: {allowed}")
+def _bad(path: str, value, allowed: str) -> ConfigError:
+    return ConfigError(f"invalid sweep config: {path}={value!r}; allowed: {allowed}", key=path, value=value,
+                       allowed=allowed)
 
 
 def _is_int(v) -> bool:
@@ -139,7 +141,8 @@ def _check_keys(path: str, d: Mapping, allowed: Iterable[str]) -> None:
     for k in d:
         if k not in allowed:
             where = f"{path}.{k}" if path else str(k)
-            raise ValueError(f"invalid sweep config: unknown key {where!r} (value {d[k]!r}); allowed keys: {allowed}")
+            raise ConfigError(f"invalid sweep config: unknown key {where!r} (value {d[k]!r}); allowed keys: {allowed}",
+                              key=where, value=d[k], allowed=f"one of the keys {allowed}")
 
 
 def _list(path, v, item, *, scalar_ok=True) -> list:
@@ -245,11 +248,11 @@ def _validate_train(train: Mapping) -> dict:
     # let TrainConfig itself judge values this module does not know (e.g. the schedule names)
     try:
         TrainConfig(**out)
+    except ConfigError as e:  # TrainConfig names the field; the sweep puts it under `train`
+        where = e.under("train")
+        raise ConfigError(f"invalid sweep config: {where}: {e}", key=where, value=e.value, allowed=e.allowed) from None
     except (ValueError, TypeError) as e:
-        msg = str(e)
-        word = msg.split(" ", 1)[0]
-        where = f"train.{word}" if word in out else "train"
-        raise ValueError(f"invalid sweep config: {where}: {msg}") from None
+        raise ConfigError(f"invalid sweep config: train: {e}", key="train") from None
     return out
 
 

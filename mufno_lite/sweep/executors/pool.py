@@ -22,6 +22,8 @@ import concurrent.futures as cf
 import multiprocessing as mp
 import os
 
+from ...validation import fail, positive_int
+
 __all__ = ["LocalPoolExecutor"]
 
 
@@ -89,9 +91,8 @@ class LocalPoolExecutor:
     def __init__(self, workers: int | None = None, threads: int = 1):
         n = workers if workers is not None else (os.cpu_count() or 1)
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"workers must be a positive integer; got workers={workers!r}")
-        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-            raise ValueError(f"threads must be a positive integer; got threads={threads!r}")
+            raise fail("workers", workers, "a positive integer")
+        positive_int("threads", threads)
         self.workers, self.threads = n, threads
 
     def __repr__(self) -> str:

@@ -73,6 +73,8 @@ import time
 from contextlib import contextmanager
 from typing import Any, Callable, Mapping, Sequence
 
+from ...validation import fail
+
 __all__ = ["RayExecutor", "RAY_INSTALL_HINT", "import_ray"]
 
 RAY_INSTALL_HINT = (
@@ -148,7 +150,7 @@ def _check_number(name: str, value, *, lo: float, integer: bool = False, allow_n
         ok = ok and float(value).is_integer()
     if not ok:
         kind = "an integer" if integer else "a number"
-        raise ValueError(f"{name} must be {kind} >= {lo}{' or None' if allow_none else ''}; got {name}={value!r}")
+        raise fail(name, value, f"{kind} >= {lo}{' or None' if allow_none else ''}")
     return int(value) if integer else value
 
 
