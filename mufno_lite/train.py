@@ -56,8 +56,6 @@ Conventions and decisions
 from __future__ import annotations
 
 import math
-import os
-import sys
 import time
 from dataclasses import asdict, dataclass
 from typing import Callable, Sequence
@@ -68,6 +66,7 @@ from .flops import estimate_flops, training_flops
 from .fno import FNO, FNOConfig, count_parameters
 from .optim import PopulationAdam
 from .parametrization import as_parametrization, clip_grad_elementwise_, make_optimizer
+from .progress import progress_enabled
 from .validation import ConfigError, choice, fail, integer, number, optional, positive_int, positive_number
 
 __all__ = [
@@ -450,7 +449,7 @@ def _make_progress(progress, total: int, desc: str):
     if progress is True:
         from tqdm.auto import tqdm
 
-        quiet = bool(os.environ.get("CI")) or not sys.stderr.isatty()
+        quiet = not progress_enabled()
         bar = tqdm(total=total, desc=desc, disable=quiet, leave=False)
         return (lambda step: bar.update(1)), bar.close
     if callable(progress):

@@ -127,3 +127,90 @@ def test_data_and_executor_checks_raise_config_errors():
         LocalPoolExecutor(workers=1, threads=0)
     with pytest.raises(ConfigError, match="max_retries must be an integer >= 0; got max_retries=-1"):
         RayExecutor(max_retries=-1)
+
+
+# ------------------------------------------------------------------------------------------------
+# one definition per concept
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [8, 9, 16, 32, 33])
+def test_largest_K_data_check_and_model_limit(n):
+    """check_resolution_for_modes takes max_modes(n, last_axis=False) on spatial axes (it leaves the
+    Nyquist mode out), max_modes(n_t, last_axis=True) on the time axis; the model allows one more
+    mode on its rFFT axis, and the sweep checks against the model's limit."""
+    from mufno_lite.data import check_resolution_for_modes
+    from mufno_lite.fno import max_modes
+
+    k = max_modes(n, last_axis=False)
+    check_resolution_for_modes("burgers", n, k)
+    with pytest.raises(ValueError, match="is invalid for resolution"):
+        check_resolution_for_modes("burgers", n, k + 1)
+    assert max_modes(n, last_axis=True) == k + 1
+    check_resolution_for_modes("navier_stokes", 64, (8, 8, max_modes(n, last_axis=True)), n_t=n)
+    with pytest.raises(ValueError, match="time axis"):
+        check_resolution_for_modes("navier_stokes", 64, (8, 8, max_modes(n, last_axis=True) + 1), n_t=n)
+    if n >= 5:  # the sweep's 1-D limit is the model's rFFT-axis limit
+        d = dict(CFG, data=dict(CFG["data"], resolution=n), K=[max_modes(n, last_axis=True)])
+        SweepConfig.from_dict(d)
+
+
+def test_one_resolve_device(monkeypatch):
+    from mufno_lite import device, session
+
+    assert session.resolve_device is device.resolve_device is sweep.resolve_device
+    assert device.resolve_device(None) == "cpu" and device.resolve_device("CPU") == "cpu"
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    assert device.resolve_device("auto") == "cpu"
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        device.resolve_device("cuda:0")
+    with pytest.raises(ValueError, match="device must be one of"):
+        device.resolve_device("tpu")
+
+
+def test_one_repo_root_and_store_default(monkeypatch, tmp_path):
+    from pathlib import Path
+
+    from mufno_lite import figures, paths, reproduce, session, store
+
+    root = paths.repo_root()
+    assert root == Path(__file__).resolve().parent.parent
+    assert figures._repo_root() == reproduce._repo_root() == root
+    monkeypatch.delenv("MUFNO_RESULTS", raising=False)
+    assert session.default_results_store() == root / "results" / "results.sqlite"
+    assert store.resolve_store_path() == Path("results/results.sqlite")
+    monkeypatch.setenv("MUFNO_RESULTS", str(tmp_path / "x.sqlite"))
+    assert session.default_results_store() == store.resolve_store_path() == tmp_path / "x.sqlite"
+
+
+def test_one_progress_rule(monkeypatch):
+    from mufno_lite.progress import progress_enabled
+
+    assert progress_enabled(True) and not progress_enabled(False)
+    monkeypatch.setenv("CI", "1")
+    assert not progress_enabled()
+
+
+def test_one_canonical_json():
+    from mufno_lite.canonical import canonical_json
+    from mufno_lite.data.cache import _canonical
+    from mufno_lite.store import _json_text
+
+    obj = {"b": [1, 2.5], "a": {"μ": None}}
+    assert canonical_json(obj) == _canonical(obj) == sweep.canonical_json(obj) == '{"a":{"\\u03bc":null},"b":[1,2.5]}'
+    assert _json_text(obj) == canonical_json(obj)
+
+
+def test_sweep_results_keeps_only_this_configs_runs(tmp_path):
+    from _ray_helpers import refusing_trainer
+
+    from mufno_lite.sweep import sweep_results
+
+    st = tmp_path / "r.sqlite"
+    old = SweepConfig.from_dict(dict(CFG, lr=[1e-1]))
+    new = SweepConfig.from_dict(CFG)
+    for c in (old, new):
+        run_sweep(c, st, trainer=refusing_trainer, verbose=False, progress=False, handle_signals=False)
+    assert len(load_results(st, sweep="pkg_test")) == 3
+    df = sweep_results(new, st)
+    assert sorted(df["run_id"]) == sorted(r.run_id for r in new.expand())

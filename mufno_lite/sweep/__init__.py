@@ -24,7 +24,7 @@ from .config import (  # noqa: F401  (private names kept for old callers)
     _population_key, _train_fields, _validate_train, canonical_json, lr_grid, run_id_of,
 )
 from .executors import ExecutionContext, Executor, InProcessExecutor
-from .run import SweepReport, _progress_enabled, _signal_handlers, _StepBar, _StopFlag, run_sweep, sweep_status  # noqa: F401
+from .run import SweepReport, _progress_enabled, _signal_handlers, _StepBar, _StopFlag, run_sweep, sweep_results, sweep_status  # noqa: F401
 from .tasks import _base_row, member_rows, population_tasks, run_population_task  # noqa: F401
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "SweepReport",
     "run_sweep",
     "sweep_status",
+    "sweep_results",
     "resolve_device",
     "load_dataset_cached",
     "clear_dataset_cache",

@@ -24,13 +24,14 @@ from dataclasses import dataclass
 from typing import Callable, Mapping
 
 from ..device import resolve_device
+from ..progress import progress_enabled
 from ..store import ResultsStore
 from ..train import TrainingInterrupted
 from .config import SweepConfig
 from .executors import ExecutionContext, InProcessExecutor
 from .tasks import population_tasks
 
-__all__ = ["SweepReport", "run_sweep", "sweep_status"]
+__all__ = ["SweepReport", "run_sweep", "sweep_status", "sweep_results"]
 
 
 @dataclass
@@ -102,15 +103,7 @@ def _signal_handlers(flag: _StopFlag, enabled: bool, log: Callable[[str], None])
             signal.signal(s, h)
 
 
-def _progress_enabled(progress: bool | None) -> bool:
-    if progress is not None:
-        return bool(progress)
-    if os.environ.get("CI"):
-        return False
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False
+_progress_enabled = progress_enabled  # the old private name
 
 
 class _StepBar:
@@ -159,6 +152,20 @@ def sweep_status(config: SweepConfig, store: ResultsStore | str | os.PathLike | 
             "status": stat.get(r.run_id, "pending"),
         })
     return pd.DataFrame(rows)
+
+
+def sweep_results(config: SweepConfig, store: ResultsStore | str | os.PathLike | None = None):
+    """The stored rows of exactly this config's runs (a DataFrame, as :func:`mufno_lite.store.load_results`).
+
+    A sweep name keeps listing the runs of earlier versions of its config; this keeps only the
+    runs the config expands to now.  (The one definition of "rows of exactly this config".)
+    """
+    from ..store import load_results
+
+    st = store if isinstance(store, ResultsStore) else ResultsStore(store)
+    ids = {r.run_id for r in config.expand()}
+    df = load_results(st, sweep=config.name)
+    return df[df["run_id"].isin(ids)].reset_index(drop=True)
 
 
 def run_sweep(
