@@ -113,11 +113,8 @@ def _summary(runs: list[NotebookRun]) -> str:
     return "\n".join(lines)
 
 
-from .cli import subcommand
-
-
-@subcommand("reproduce", help="run the notebooks headless through papermill (figures -> figures/)")
 def _configure(p):
+    """The ``reproduce`` subcommand's ``configure(parser) -> run`` (:mod:`mufno_lite.cli` registers it)."""
     _add_arguments(p)
     return _run_cli
 
