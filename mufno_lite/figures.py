@@ -18,7 +18,8 @@ from pathlib import Path
 
 from .paths import repo_root
 
-__all__ = ["figures_dir", "save_figure", "read_manifest", "plot_spectra"]
+__all__ = ["figures_dir", "save_figure", "read_manifest", "plot_hparam_curves", "plotly_hparam_curves",
+           "plot_spectra"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 

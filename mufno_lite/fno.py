@@ -220,8 +220,8 @@ def count_parameters(config: FNOConfig | None = None, **kwargs) -> dict[str, int
     Each complex spectral weight counts once, as ``Tensor.numel`` counts it.  Returns a dict with
     ``spectral``, ``other`` and ``total``.
 
-    >>> count_parameters(d=3, K=24, width=64, n_layers=4)["total"]  # the paper's 906M
-    906000000 ...
+    >>> count_parameters(d=3, K=24, width=64, n_layers=4)["total"]  # the paper's "906M"
+    905995073
     """
     cfg = config if config is not None else FNOConfig(**kwargs)
     m, L, d, K = cfg.width, cfg.n_layers, cfg.d, cfg.K

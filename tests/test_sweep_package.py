@@ -214,3 +214,13 @@ def test_sweep_results_keeps_only_this_configs_runs(tmp_path):
     assert len(load_results(st, sweep="pkg_test")) == 3
     df = sweep_results(new, st)
     assert sorted(df["run_id"]) == sorted(r.run_id for r in new.expand())
+
+
+def test_figures_all_lists_every_public_function():
+    import inspect
+
+    from mufno_lite import figures
+
+    public = {n for n, f in vars(figures).items()
+              if inspect.isfunction(f) and not n.startswith("_") and f.__module__ == figures.__name__}
+    assert public == set(figures.__all__)
