@@ -37,6 +37,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .modes import max_modes  # noqa: F401  (defined there, part of this module's API)
 from .validation import fourier_modes
 
 __all__ = [
@@ -64,18 +65,6 @@ def check_K(K: int, name: str = "K") -> int:
     :func:`mufno_lite.validation.fourier_modes`.)
     """
     return fourier_modes(name, K)
-
-
-def max_modes(grid_size: int, last_axis: bool) -> int:
-    """Largest K a grid of ``grid_size`` points allows on one axis.
-
-    On the rfft (last) axis there are ``grid_size // 2 + 1`` non-negative frequencies; on the
-    other axes the blocks ``[:K]`` and ``[-K:]`` must not overlap, so ``2K ≤ grid_size``.
-    This is the model's hard limit, the one definition in the package; the data module's
-    :func:`~mufno_lite.data.check_resolution_for_modes` recommends ``last_axis=False`` on every
-    spatial axis (it leaves out the Nyquist mode; see there).
-    """
-    return grid_size // 2 + 1 if last_axis else grid_size // 2
 
 
 def spectral_seed(seed: int, layer: int) -> int:

@@ -26,7 +26,7 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from ..fno import max_modes
+from ..modes import max_modes
 from ..progress import progress_enabled
 from .burgers import burgers_initial_condition, solve_burgers
 from .cache import SOLVER_VERSION, cached_arrays, resolve_cache_dir
