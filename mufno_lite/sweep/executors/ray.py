@@ -306,10 +306,8 @@ class RayExecutor:
         ray = self._ray
         from ray.exceptions import RayError
 
-        try:
-            from ...train import TrainingInterrupted
-        except ImportError:  # pragma: no cover - the train module is part of the package
-            TrainingInterrupted = None
+        from ...train import TrainingInterrupted
+
         remote = self._remote.options(**self._options())
         pending: dict = {}
         for task in tasks:
@@ -322,7 +320,7 @@ class RayExecutor:
                 rows = ray.get(ref)
             except RayError as e:
                 cause = getattr(e, "cause", None)
-                if TrainingInterrupted is not None and isinstance(cause, TrainingInterrupted):
+                if isinstance(cause, TrainingInterrupted):
                     raise cause from e
                 rows = _failed_rows(task, self._describe(e))
             on_result(task, rows)
