@@ -57,7 +57,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from ..canonical import canonical_json
 from ..fno import FNOConfig, max_modes
 from ..train import OPTIONAL_TRAIN_FIELDS, TrainConfig
-from ..validation import ConfigError
+from ..validation import ConfigError, choice, integer, number
 
 __all__ = ["SCHEMA_VERSION", "PDE_DIMS", "PARAM_KINDS", "DEVICES", "SweepConfig", "RunSpec", "run_id_of", "lr_grid",
            "canonical_json"]
@@ -80,21 +80,19 @@ def _bad(path: str, value, allowed: str) -> ConfigError:
                        allowed=allowed)
 
 
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_num(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+def _sweep_style(check, path, v, **kwargs):
+    """``check`` from :mod:`mufno_lite.validation`, its error restated in the sweep's message style."""
+    try:
+        return check(path, v, **kwargs)
+    except ConfigError as e:
+        raise _bad(path, e.value, e.allowed) from None
 
 
 def _int(path, v, lo=None, hi=None) -> int:
     if isinstance(v, float) and v.is_integer():
         v = int(v)
     allowed = "an integer" + (f" >= {lo}" if lo is not None else "") + (f" and <= {hi}" if hi is not None else "")
-    if not _is_int(v) or (lo is not None and v < lo) or (hi is not None and v > hi):
-        raise _bad(path, v, allowed)
-    return int(v)
+    return _sweep_style(integer, path, v, lo=lo, hi=hi, allowed=allowed)
 
 
 def _num(path, v, *, lo=None, lo_open=False, hi=None, hi_open=False, allowed=None) -> float:
@@ -103,30 +101,25 @@ def _num(path, v, *, lo=None, lo_open=False, hi=None, hi_open=False, allowed=Non
             v = float(v)
         except ValueError:
             pass
-    desc = allowed or (
-        "a finite number"
-        + (f" {'>' if lo_open else '>='} {lo}" if lo is not None else "")
-        + (f" and {'<' if hi_open else '<='} {hi}" if hi is not None else "")
-    )
-    if not _is_num(v) or not math.isfinite(v):
-        raise _bad(path, v, desc)
-    v = float(v)
-    if lo is not None and (v <= lo if lo_open else v < lo):
-        raise _bad(path, v, desc)
-    if hi is not None and (v >= hi if hi_open else v > hi):
-        raise _bad(path, v, desc)
-    return v
+    if isinstance(v, int) and not isinstance(v, bool):
+        v = float(v)  # messages show the value as a float (lr.stop=-3.0)
+    return _sweep_style(number, path, v, lo=lo, lo_open=lo_open, hi=hi, hi_open=hi_open, allowed=allowed)
 
 
 def _bool(path, v) -> bool:
     if not isinstance(v, bool):
-        raise _bad(path, v, "true or false")
+        raise _bad(path, v, "true or false")  # YAML spelling
     return v
 
 
 def _str(path, v, choices=None) -> str:
-    if not isinstance(v, str) or not v or (choices is not None and v not in choices):
+    if not isinstance(v, str) or not v:
         raise _bad(path, v, f"one of {list(choices)}" if choices else "a non-empty string")
+    if choices is not None:
+        try:
+            choice(path, v, choices)
+        except ConfigError:
+            raise _bad(path, v, f"one of {list(choices)}") from None
     return v
 
 
