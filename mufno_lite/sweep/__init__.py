@@ -10,9 +10,11 @@ The package, one job per module (each module's docstring has the details):
   identity (:func:`run_id_of`), :func:`lr_grid`;
 * :mod:`.tasks` — population tasks (:func:`population_tasks`), training one
   (:func:`run_population_task`) and the store rows of its members (:func:`member_rows`);
-* :mod:`.executors` — the :class:`~.executors.Executor` protocol and :class:`InProcessExecutor`;
-  siblings :mod:`.executors.pool` (local processes) and :mod:`.executors.ray` (Ray, optional);
-* :mod:`.run` — :func:`run_sweep`, :class:`SweepReport`, signals, progress bars, :func:`sweep_status`.
+* :mod:`.executors` — the :class:`~.executors.Executor` protocol (:mod:`.executors.base`) and, as siblings,
+  :class:`InProcessExecutor` (:mod:`.executors.inprocess`),
+  :mod:`.executors.pool` (local processes) and :mod:`.executors.ray` (Ray, optional);
+* :mod:`.run` — :func:`run_sweep`, :class:`SweepReport`, signals, progress bars, :func:`sweep_status`,
+  :func:`sweep_results`.
 
 Everything public is importable from here (``from mufno_lite.sweep import run_sweep``).
 """

@@ -19,57 +19,14 @@ per-step progress callback for in-process execution (``None`` is fine elsewhere)
 ``run_population_task`` remotely (a dataset factory that is a module-level function ships by
 name), ``ray.wait`` on the futures and call ``on_result`` as they return.
 
-The protocol is :class:`Executor`; the implementations are siblings here:
-:class:`InProcessExecutor` (this module, the default and the reference),
+The protocol is :class:`Executor` (with :class:`ExecutionContext`, in :mod:`.base`); the
+implementations are siblings: :class:`InProcessExecutor` (:mod:`.inprocess`, the default and the
+reference),
 :class:`~mufno_lite.sweep.executors.pool.LocalPoolExecutor` (local processes) and
 :class:`~mufno_lite.sweep.executors.ray.RayExecutor` (Ray; optional, imported on demand).
 """
 
-from __future__ import annotations
-
-from dataclasses import dataclass
-from typing import Callable, Mapping, Protocol, Sequence, runtime_checkable
-
-from ..tasks import run_population_task
+from .base import ExecutionContext, Executor
+from .inprocess import InProcessExecutor
 
 __all__ = ["Executor", "ExecutionContext", "InProcessExecutor"]
-
-
-@dataclass
-class ExecutionContext:
-    """What an executor needs besides the tasks (see the module docstring)."""
-
-    dataset_factory: Callable | None = None
-    trainer: Callable | None = None
-    should_stop: Callable[[], bool] = lambda: False
-    step_progress: Callable[[Mapping], Callable | None] = lambda task: None
-
-
-
-@runtime_checkable
-class Executor(Protocol):
-    """Anything that runs population tasks and hands their rows back (see the module docstring)."""
-
-    def map_populations(self, tasks: Sequence[Mapping], on_result: Callable[[Mapping, list], None], *,
-                        context: ExecutionContext) -> None:
-        ...
-
-
-class InProcessExecutor:
-    """Runs populations one after the other in this process (the default executor)."""
-
-    name = "in-process"
-
-    def map_populations(self, tasks: Sequence[Mapping], on_result: Callable[[Mapping, list], None], *,
-                        context: ExecutionContext) -> None:
-        for task in tasks:
-            if context.should_stop():
-                return
-            cb = context.step_progress(task)
-            try:
-                rows = run_population_task(task, dataset_factory=context.dataset_factory, trainer=context.trainer,
-                                           progress=cb, should_stop=context.should_stop)
-            finally:
-                if cb is not None and hasattr(cb, "close"):
-                    cb.close()
-            on_result(task, rows)
