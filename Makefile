@@ -1,6 +1,6 @@
 # mufno_lite: two commands do all the set-up on a fresh machine.
 #   make reproduce   run every notebook headless (preset auto: GPU -> paper, CPU -> quick), figures -> figures/
-#   make test        the test suite, notebooks included (smoke preset)
+#   make test        the library's doctests, then the test suite, notebooks included (smoke preset)
 # torch is held at the local CPU wheel by constraints.txt in every install step.
 PYTHON ?= python3
 VENV   ?= .venv
@@ -25,6 +25,7 @@ reproduce: setup
 	$(BIN)/python -m mufno_lite reproduce --preset $(PRESET)
 
 test: setup browser-deps
+	MUFNO_PRESET=smoke $(BIN)/python -m pytest --doctest-modules mufno_lite -p no:cacheprovider
 	MUFNO_PRESET=smoke $(BIN)/python -m pytest tests notebooks --nbval-lax -p no:cacheprovider $(PYTEST_ARGS)
 
 test-fast: setup

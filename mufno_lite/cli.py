@@ -1,7 +1,11 @@
 """Command line interface: ``python -m mufno_lite <subcommand> …`` (also the ``mufno-lite`` script).
 
-Subcommands here: ``sweep`` (run or resume a sweep), ``status`` (counts by status, per K and
-parametrization), ``export`` (the results table as CSV).
+Every subcommand is registered here (the CLI is a leaf: it imports the package, nothing in the
+package imports it): ``sweep`` (run or resume a sweep), ``status`` (counts by status, per K and
+parametrization), ``export`` (the results table as CSV), ``search-quick`` (the recorded CPU search),
+``reproduce`` (the notebooks through papermill), ``experiment`` (one of the paper's experiments)
+and ``summary`` (optima and drift of every experiment in the store).  Each imports what it needs
+lazily, inside its configure or run function, so ``--help`` stays light.
 
 Adding a subcommand
 -------------------
@@ -16,9 +20,9 @@ handler ``run(args) -> int`` (the exit code); register it with the :func:`subcom
             return 0
         return run
 
-The decorator may live in this file or in another module listed in :data:`SUBCOMMAND_MODULES`
-(imported when the parser is built, so a module's heavy imports stay out of ``--help`` for the
-others only if it defers them to ``run``).
+Register it here, importing the module that does the work inside the function (see
+``reproduce`` below).  :data:`SUBCOMMAND_MODULES` (empty) remains for code outside the package
+that registers subcommands from its own module.
 
 Exit codes: 0 success; 1 a sweep recorded failed runs; 2 bad arguments or an invalid config
 (refused before anything runs, the message names the key and value); 130 / 143 a sweep stopped by
@@ -37,8 +41,8 @@ __all__ = ["subcommand", "build_parser", "main", "SUBCOMMANDS", "SUBCOMMAND_MODU
 
 #: name -> (help, configure(parser) -> run(args) -> int)
 SUBCOMMANDS: dict[str, tuple[str, Callable]] = {}
-#: modules that register further subcommands with :func:`subcommand` when imported
-SUBCOMMAND_MODULES: tuple[str, ...] = ("mufno_lite.reproduce", "mufno_lite.experiments")
+#: modules outside the package that register further subcommands with :func:`subcommand` when imported
+SUBCOMMAND_MODULES: tuple[str, ...] = ()
 
 
 def subcommand(name: str, *, help: str = ""):
@@ -138,6 +142,10 @@ def _sweep(parser: argparse.ArgumentParser):
             return _error(str(e))
         store = ResultsStore(args.store)
         if args.dry_run:
+            try:  # the sweep's own planning: nothing is trained or written
+                run_sweep(cfg, store, device=args.device, dry_run=True, verbose=False, handle_signals=False)
+            except ValueError as e:
+                return _error(str(e))
             df = sweep_status(cfg, store)
             df["pending"] = ~df["status"].isin(["done", "diverged"])
             plan = (df.groupby(["parametrization", "K", "batch_size"], sort=True)
@@ -303,6 +311,33 @@ def _search(parser: argparse.ArgumentParser):
         return 0
 
     return run
+
+
+# ---------------------------------------------------------------------------------------------
+# reproduce, experiment, summary (the work is done in their modules)
+# ---------------------------------------------------------------------------------------------
+
+
+@subcommand("reproduce", help="run the notebooks headless through papermill (figures -> figures/)")
+def _reproduce(parser: argparse.ArgumentParser):
+    from .reproduce import _configure
+
+    return _configure(parser)
+
+
+@subcommand("experiment", help="run (or resume) one of the paper's experiments by name, e.g. burgers_lr")
+def _experiment(parser: argparse.ArgumentParser):
+    from .experiments import _configure_cli
+
+    return _configure_cli()(parser)
+
+
+@subcommand("summary", help="optimal hyperparameter per K and its drift (with bootstrap intervals over seeds), "
+                            "for every experiment in the store")
+def _summary(parser: argparse.ArgumentParser):
+    from .experiments import _configure_summary_cli
+
+    return _configure_summary_cli()(parser)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -232,9 +232,8 @@ def run_experiment(name: str, session=None, *, preset: str | None = None, store=
 
 
 def _configure_cli():
-    from .cli import subcommand
+    """The ``experiment`` subcommand's ``configure(parser) -> run`` (:mod:`mufno_lite.cli` registers it)."""
 
-    @subcommand("experiment", help="run (or resume) one of the paper's experiments by name, e.g. burgers_lr")
     def _configure(p):
         p.add_argument("name", choices=sorted(EXPERIMENTS))
         p.add_argument("--preset", default="auto", help="smoke, quick, paper or auto")
@@ -256,8 +255,7 @@ def _configure_cli():
 
         return run
 
-
-_configure_cli()
+    return _configure
 
 
 SUMMARY_METRICS = ("tail_train_loss", "final_train_loss", "test_rel_l2")
@@ -338,10 +336,8 @@ def _format_drift_table(d) -> str:
 
 
 def _configure_summary_cli():
-    from .cli import subcommand
+    """The ``summary`` subcommand's ``configure(parser) -> run`` (:mod:`mufno_lite.cli` registers it)."""
 
-    @subcommand("summary", help="optimal hyperparameter per K and its drift (with bootstrap intervals over seeds), "
-                                "for every experiment in the store")
     def _configure(p):
         p.add_argument("--store", default=None)
         p.add_argument("--preset", default=None, help="only this preset's sweeps")
@@ -370,5 +366,4 @@ def _configure_summary_cli():
 
         return run
 
-
-_configure_summary_cli()
+    return _configure

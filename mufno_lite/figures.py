@@ -16,14 +16,15 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
-__all__ = ["figures_dir", "save_figure", "read_manifest", "plot_spectra"]
+from .paths import repo_root
+
+__all__ = ["figures_dir", "save_figure", "read_manifest", "plot_hparam_curves", "plotly_hparam_curves",
+           "plot_spectra"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
-def _repo_root() -> Path | None:
-    here = Path(__file__).resolve().parent.parent
-    return here if (here / "pyproject.toml").exists() and (here / "mufno_lite").is_dir() else None
+_repo_root = repo_root  # the old private name
 
 
 def figures_dir(preset: str = "quick") -> Path:

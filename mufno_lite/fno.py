@@ -37,6 +37,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .modes import max_modes  # noqa: F401  (defined there, part of this module's API)
+from .validation import fourier_modes
+
 __all__ = [
     "FNOConfig",
     "FNO",
@@ -54,32 +57,14 @@ __all__ = [
 # --------------------------------------------------------------------------------------------
 
 
-def check_K(K: int) -> int:
-    """Validate the number of Fourier modes K and return it as an int.
+def check_K(K: int, name: str = "K") -> int:
+    """Validate the number of Fourier modes K (an integer ≥ 2) and return it as an int.
 
-    K must be an integer ≥ 2: μP scales the spectral weights with log K, which vanishes at K = 1,
-    and a one-mode FNO is a pointwise network with a constant kernel.
+    μP scales the spectral weights with log K, which vanishes at K = 1, and a one-mode FNO is a
+    pointwise network with a constant kernel.  (One rule for the package:
+    :func:`mufno_lite.validation.fourier_modes`.)
     """
-    if isinstance(K, bool) or not isinstance(K, (int,)) and not (
-        isinstance(K, float) and float(K).is_integer()
-    ):
-        raise ValueError(f"K must be an integer >= 2 (number of Fourier modes per axis); got K={K!r}")
-    K = int(K)
-    if K < 2:
-        raise ValueError(
-            f"K must be an integer >= 2 (number of Fourier modes per axis); got K={K}. "
-            "muP's rule scales with log K, which is 0 at K=1."
-        )
-    return K
-
-
-def max_modes(grid_size: int, last_axis: bool) -> int:
-    """Largest K a grid of ``grid_size`` points allows on one axis.
-
-    On the rfft (last) axis there are ``grid_size // 2 + 1`` non-negative frequencies; on the
-    other axes the blocks ``[:K]`` and ``[-K:]`` must not overlap, so ``2K ≤ grid_size``.
-    """
-    return grid_size // 2 + 1 if last_axis else grid_size // 2
+    return fourier_modes(name, K)
 
 
 def spectral_seed(seed: int, layer: int) -> int:
@@ -224,8 +209,8 @@ def count_parameters(config: FNOConfig | None = None, **kwargs) -> dict[str, int
     Each complex spectral weight counts once, as ``Tensor.numel`` counts it.  Returns a dict with
     ``spectral``, ``other`` and ``total``.
 
-    >>> count_parameters(d=3, K=24, width=64, n_layers=4)["total"]  # the paper's 906M
-    906000000 ...
+    >>> count_parameters(d=3, K=24, width=64, n_layers=4)["total"]  # the paper's "906M"
+    905995073
     """
     cfg = config if config is not None else FNOConfig(**kwargs)
     m, L, d, K = cfg.width, cfg.n_layers, cfg.d, cfg.K

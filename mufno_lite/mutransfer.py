@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
 from .parametrization import Parametrization, transfer
-from .store import ResultsStore, load_results
-from .sweep import SweepConfig, SweepReport, run_sweep
+from .store import ResultsStore
+from .sweep import SweepConfig, SweepReport, run_sweep, sweep_results
 
 __all__ = ["mutransfer_experiment", "MuTransferResult", "ExperimentInterrupted", "aggregate_grid", "HP_KEYS"]
 
@@ -204,9 +204,7 @@ def mutransfer_experiment(
         return rep
 
     def rows(c: SweepConfig):
-        df = load_results(st, sweep=c.name)
-        ids = {r.run_id for r in c.expand()}
-        return df[df["run_id"].isin(ids)].reset_index(drop=True)
+        return sweep_results(c, st)
 
     reports = {"proxy": sweep(proxy_cfg)}
     proxy_rows = rows(proxy_cfg)

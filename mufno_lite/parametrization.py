@@ -40,6 +40,8 @@ from typing import Iterable, Mapping
 
 import torch
 
+from .validation import fourier_modes
+
 __all__ = [
     "Parametrization",
     "SP",
@@ -56,9 +58,7 @@ KINDS = ("sp", "mup")
 
 
 def _check_K(K, name: str = "K") -> int:
-    if isinstance(K, bool) or not float(K).is_integer() or int(K) < 2:
-        raise ValueError(f"{name} must be an integer >= 2 (log K must be positive); got {name}={K!r}")
-    return int(K)
+    return fourier_modes(name, K)
 
 
 def mup_ratio(K: int, base_K: int) -> float:

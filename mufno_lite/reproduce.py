@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .paths import repo_root
 from .presets import PRESETS, resolve_preset
 
 __all__ = ["reproduce", "list_notebooks", "main"]
@@ -30,10 +31,8 @@ class NotebookRun:
 
 
 def _repo_root() -> Path:
-    here = Path(__file__).resolve().parent.parent
-    if (here / "notebooks").is_dir():
-        return here
-    return Path.cwd()
+    """The source checkout's root, else the current directory."""
+    return repo_root() or Path.cwd()
 
 
 def list_notebooks(notebooks_dir: Path | None = None) -> list[Path]:
@@ -114,11 +113,8 @@ def _summary(runs: list[NotebookRun]) -> str:
     return "\n".join(lines)
 
 
-from .cli import subcommand
-
-
-@subcommand("reproduce", help="run the notebooks headless through papermill (figures -> figures/)")
 def _configure(p):
+    """The ``reproduce`` subcommand's ``configure(parser) -> run`` (:mod:`mufno_lite.cli` registers it)."""
     _add_arguments(p)
     return _run_cli
 

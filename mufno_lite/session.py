@@ -14,7 +14,10 @@ import numpy as np
 import torch
 
 from . import presets as _presets
+from .device import resolve_device  # noqa: F401  (re-exported: session.resolve_device)
+from .paths import repo_root
 from .figures import figures_dir
+from .store import resolve_store_path
 
 
 @dataclass
@@ -38,28 +41,11 @@ class Session:
         )
 
 
-def resolve_device(device: str = "auto") -> str:
-    dev = str(device).lower()
-    if dev == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if dev not in ("cpu", "cuda") and not dev.startswith("cuda:"):
-        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got device={device!r}")
-    if dev.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} was asked for but CUDA is not available here; use device='cpu' or 'auto'")
-    return dev
-
-
 def default_results_store() -> Path:
     """``$MUFNO_RESULTS``, else ``<repo>/results/results.sqlite`` for a source checkout (so notebooks
     run from ``notebooks/`` and the CLI run from the repo root share one store), else
     ``./results/results.sqlite``."""
-    env = os.environ.get("MUFNO_RESULTS")
-    if env:
-        return Path(env)
-    from .figures import _repo_root
-
-    root = _repo_root()
-    return (root if root is not None else Path.cwd()) / "results" / "results.sqlite"
+    return resolve_store_path(base=repo_root() or Path.cwd())
 
 
 def seed_everything(seed: int) -> None:

@@ -37,6 +37,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
+from .canonical import canonical_json
+
 __all__ = [
     "DEFAULT_STORE",
     "ResultsStore",
@@ -107,14 +109,15 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
-def resolve_store_path(path: str | os.PathLike | None = None) -> Path:
-    """The store file: ``path`` if given, else ``$MUFNO_RESULTS``, else ``results/results.sqlite``."""
+def resolve_store_path(path: str | os.PathLike | None = None, *, base: str | os.PathLike | None = None) -> Path:
+    """The store file: ``path`` if given, else ``$MUFNO_RESULTS``, else ``results/results.sqlite``
+    (relative, or under ``base``: the notebooks pass the repository root)."""
     if path is not None and str(path) != "":
         return Path(path)
     env = os.environ.get("MUFNO_RESULTS")
     if env:
         return Path(env)
-    return Path(DEFAULT_STORE)
+    return Path(DEFAULT_STORE) if base is None else Path(base) / DEFAULT_STORE
 
 
 def downsample_curve(curve, max_points: int = MAX_CURVE_POINTS) -> list | None:
@@ -162,7 +165,7 @@ def _json_text(v) -> str | None:
             return {k: clean(y) for k, y in x.items()}
         return x
 
-    return json.dumps(clean(v), sort_keys=True, separators=(",", ":"), default=_json_default)
+    return canonical_json(clean(v), default=_json_default)
 
 
 class ResultsStore:

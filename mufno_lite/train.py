@@ -48,23 +48,26 @@ Conventions and decisions
   (last step of the bin, mean batch loss in the bin); steps are counted from 1.  ``test_curve``
   holds the test error after ``eval_points`` evenly spaced steps (default 0: at the end only).
 * **Cost.**  ``flops`` = 3 × forward FLOPs per training batch × steps (+ the PINO residual is
-  neglected) + forward FLOPs of every evaluation pass, from :func:`estimate_flops`.
+  neglected) + forward FLOPs of every evaluation pass, from :func:`estimate_flops` (the FLOP model
+  lives in :mod:`mufno_lite.flops`; :class:`PopulationAdam` in :mod:`mufno_lite.optim`).
   ``wall_time_s`` is a member's share (population wall time / M).
 """
 
 from __future__ import annotations
 
 import math
-import os
-import sys
 import time
 from dataclasses import asdict, dataclass
 from typing import Callable, Sequence
 
 import torch
 
+from .flops import estimate_flops, training_flops
 from .fno import FNO, FNOConfig, count_parameters
+from .optim import PopulationAdam
 from .parametrization import as_parametrization, clip_grad_elementwise_, make_optimizer
+from .progress import progress_enabled
+from .validation import ConfigError, choice, fail, integer, number, optional, positive_int, positive_number
 
 __all__ = [
     "TrainConfig",
@@ -89,22 +92,8 @@ LR_GROUPS = ("all", "spectral", "other")
 OPTIONAL_TRAIN_FIELDS = {"lr_group": "all", "lr_fixed": None}
 
 
-def _positive_int(name: str, v) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise ValueError(f"{name} must be a positive integer; got {name}={v!r}")
-    return v
-
-
-def _finite_positive(name: str, v) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v > 0):
-        raise ValueError(f"{name} must be a positive finite number; got {name}={v!r}")
-    return float(v)
-
-
 def _beta(name: str, v) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0.0 <= v < 1.0):
-        raise ValueError(f"{name} must be a number in [0, 1); got {name}={v!r}")
-    return float(v)
+    return number(name, v, lo=0.0, hi=1.0, hi_open=True, allowed="a number in [0, 1)")
 
 
 # --------------------------------------------------------------------------------------------
@@ -178,52 +167,41 @@ class TrainConfig:
     lr_fixed: float | None = None
 
     def __post_init__(self):
-        _positive_int("steps", self.steps)
-        _positive_int("batch_size", self.batch_size)
-        opt = str(self.optimizer).lower()
-        if opt not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}; got optimizer={self.optimizer!r}")
-        object.__setattr__(self, "optimizer", opt)
-        _finite_positive("lr", self.lr)
+        # every error is a ConfigError (a ValueError) whose ``key`` names the field
+        positive_int("steps", self.steps)
+        positive_int("batch_size", self.batch_size)
+        object.__setattr__(self, "optimizer", choice("optimizer", self.optimizer, OPTIMIZERS, lower=True))
+        positive_number("lr", self.lr)
         if len(tuple(self.betas)) != 2:
-            raise ValueError(f"betas must be a pair (beta1, beta2); got betas={self.betas!r}")
+            raise fail("betas", self.betas, "a pair (beta1, beta2)")
         object.__setattr__(self, "betas", (_beta("beta1", self.betas[0]), _beta("beta2", self.betas[1])))
-        _finite_positive("eps", self.eps)
-        if not (isinstance(self.weight_decay, (int, float)) and 0 <= self.weight_decay < math.inf):
-            raise ValueError(f"weight_decay must be a finite number >= 0; got weight_decay={self.weight_decay!r}")
-        sch = str(self.schedule).lower()
-        if sch not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {SCHEDULES}; got schedule={self.schedule!r}")
+        positive_number("eps", self.eps)
+        number("weight_decay", self.weight_decay, lo=0)
+        sch = choice("schedule", self.schedule, SCHEDULES, lower=True)
         object.__setattr__(self, "schedule", sch)
-        w = self.warmup_steps
-        if isinstance(w, bool) or not isinstance(w, int) or not 0 <= w <= self.steps:
-            raise ValueError(f"warmup_steps must be an integer in [0, steps={self.steps}]; got warmup_steps={w!r}")
+        w = integer("warmup_steps", self.warmup_steps, lo=0, hi=self.steps,
+                    allowed=f"an integer in [0, steps={self.steps}]")
         if sch == "warmup_cosine" and w == 0:
-            raise ValueError("schedule='warmup_cosine' needs warmup_steps >= 1; got warmup_steps=0")
-        if self.clip is not None:
-            _finite_positive("clip", self.clip)
-        if not (isinstance(self.pino_weight, (int, float)) and 0 <= self.pino_weight < math.inf):
-            raise ValueError(f"pino_weight must be a finite number >= 0; got pino_weight={self.pino_weight!r}")
-        if isinstance(self.data_seed, bool) or not isinstance(self.data_seed, int):
-            raise ValueError(f"data_seed must be an integer; got data_seed={self.data_seed!r}")
-        _positive_int("curve_points", self.curve_points)
-        if isinstance(self.eval_points, bool) or not isinstance(self.eval_points, int) or self.eval_points < 0:
-            raise ValueError(f"eval_points must be an integer >= 0; got eval_points={self.eval_points!r}")
-        if not (isinstance(self.max_loss, (int, float)) and self.max_loss > 0 and not math.isnan(self.max_loss)):
-            raise ValueError(f"max_loss must be a positive number (inf allowed); got max_loss={self.max_loss!r}")
-        if self.eval_batch_size is not None:
-            _positive_int("eval_batch_size", self.eval_batch_size)
-        grp = str(self.lr_group).lower()
-        if grp not in LR_GROUPS:
-            raise ValueError(f"lr_group must be one of {LR_GROUPS}; got lr_group={self.lr_group!r}")
+            raise ConfigError("schedule='warmup_cosine' needs warmup_steps >= 1; got warmup_steps=0",
+                              key="warmup_steps", value=w, allowed="an integer >= 1 with schedule='warmup_cosine'")
+        optional(positive_number, "clip", self.clip)
+        number("pino_weight", self.pino_weight, lo=0)
+        integer("data_seed", self.data_seed)
+        positive_int("curve_points", self.curve_points)
+        integer("eval_points", self.eval_points, lo=0)
+        number("max_loss", self.max_loss, lo=0, lo_open=True, finite=False, allowed="a positive number (inf allowed)")
+        optional(positive_int, "eval_batch_size", self.eval_batch_size)
+        grp = choice("lr_group", self.lr_group, LR_GROUPS, lower=True)
         object.__setattr__(self, "lr_group", grp)
         if grp == "all":
             if self.lr_fixed is not None:
-                raise ValueError(f"lr_fixed is only used with lr_group 'spectral' or 'other'; got lr_fixed={self.lr_fixed!r} with lr_group='all'")
+                raise ConfigError(f"lr_fixed is only used with lr_group 'spectral' or 'other'; got lr_fixed={self.lr_fixed!r} "
+                                  "with lr_group='all'", key="lr_fixed", value=self.lr_fixed,
+                                  allowed="null with lr_group='all'")
         elif self.lr_fixed is None:
-            raise ValueError(f"lr_fixed must be a positive finite number when lr_group={grp!r}; got lr_fixed=None")
+            raise fail("lr_fixed", None, f"a positive finite number when lr_group={grp!r}")
         else:
-            object.__setattr__(self, "lr_fixed", _finite_positive("lr_fixed", self.lr_fixed))
+            object.__setattr__(self, "lr_fixed", positive_number("lr_fixed", self.lr_fixed))
 
     def group_lrs(self, lr: float) -> tuple[float, float]:
         """Base learning rates (spectral, other) for a swept ``lr`` (before the spectral
@@ -250,12 +228,10 @@ class Member:
     init_scale: float = 1.0
 
     def __post_init__(self):
-        _finite_positive("lr", self.lr)
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise ValueError(f"seed must be an integer; got seed={self.seed!r}")
-        if self.beta2 is not None:
-            _beta("beta2", self.beta2)
-        _finite_positive("init_scale", self.init_scale)
+        positive_number("lr", self.lr)
+        integer("seed", self.seed)
+        optional(_beta, "beta2", self.beta2)
+        positive_number("init_scale", self.init_scale)
 
 
 @dataclass
@@ -338,36 +314,6 @@ def batch_schedule(n: int, batch_size: int, steps: int, seed: int) -> torch.Tens
     epochs = -(-steps // per_epoch)
     perms = [torch.randperm(n, generator=g)[: per_epoch * batch_size] for _ in range(epochs)]
     return torch.cat(perms).view(-1, batch_size)[:steps]
-
-
-def estimate_flops(fno_config: FNOConfig, spatial_shape: Sequence[int], batch_size: int) -> float:
-    """Forward FLOPs of one batch through an FNO (one model).
-
-    Counting: a real matmul (m×k)(k×n) is 2mnk; a complex one 4× that; an FFT of N complex points
-    5 N log₂N (a real FFT of N points half of it), on the padded grid; bias additions, the
-    residual sum and GELU count 1, 1 and 8 FLOPs per element.  A training step costs ≈ 3× the
-    forward (forward + backward).
-    """
-    cfg = fno_config
-    if len(spatial_shape) != cfg.d:
-        raise ValueError(f"spatial_shape must have d={cfg.d} entries; got spatial_shape={tuple(spatial_shape)}")
-    B, m, P = int(batch_size), cfg.width, cfg.projection_width
-    N = float(math.prod(spatial_shape))
-    Np = float(math.prod(n + p for n, p in zip(spatial_shape, cfg.pads)))
-    gelu = 8.0
-    f = 2 * B * N * cfg.lifting_in * m + B * N * m  # lifting
-    modes = (2 ** (cfg.d - 1)) * cfg.K**cfg.d
-    fft = 2 * 2.5 * Np * math.log2(max(Np, 2.0))  # rfft + irfft per channel
-    per_layer = (
-        B * m * fft  # forward and inverse transforms of m channels
-        + 4 * 2 * B * m * m * modes  # complex per-mode matmuls
-        + 2 * B * Np * m * m + B * Np * m  # pointwise W with bias
-        + B * Np * m * (1 + gelu)  # sum and GELU
-    )
-    f += cfg.n_layers * per_layer
-    f += 2 * B * N * m * P + B * N * P * (1 + gelu)  # projection 1 + GELU
-    f += 2 * B * N * P * cfg.out_channels + B * N * cfg.out_channels
-    return float(f)
 
 
 def _call_or(obj, name):
@@ -503,7 +449,7 @@ def _make_progress(progress, total: int, desc: str):
     if progress is True:
         from tqdm.auto import tqdm
 
-        quiet = bool(os.environ.get("CI")) or not sys.stderr.isatty()
+        quiet = not progress_enabled()
         bar = tqdm(total=total, desc=desc, disable=quiet, leave=False)
         return (lambda step: bar.update(1)), bar.close
     if callable(progress):
@@ -518,17 +464,37 @@ def _real_dtype(model) -> torch.dtype:
 
 
 def convert_model_dtype(model, dtype: torch.dtype):
-    """Cast a model's parameters to a real dtype (complex ones to the matching complex dtype).
+    """Cast a model to a real dtype, its complex spectral weights to the matching complex dtype.
 
-    ``Module.to(torch.float64)`` would drop the imaginary parts of complex weights.
+    Plain ``model.to(dtype)`` does this for an :class:`~mufno_lite.fno.FNO`, because
+    :meth:`SpectralConv._apply <mufno_lite.fno.SpectralConv._apply>` converts the complex weight
+    through its real view (torch alone would drop the imaginary parts); this helper only checks
+    the dtype first.
     """
-    cdtype = {torch.float32: torch.complex64, torch.float64: torch.complex128}.get(dtype)
-    if cdtype is None:
+    if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"dtype must be torch.float32 or torch.float64; got dtype={dtype!r}")
-    with torch.no_grad():
-        for p in model.parameters():
-            p.data = p.data.to(cdtype if p.is_complex() else dtype)
-    return model
+    return model.to(dtype)
+
+
+def _result(fno_config: FNOConfig, data: "_Data", train: TrainConfig, *, losses: list[float],
+            test_curve: list[tuple[int, float]], diverged_at: int | None, steps_done: int, final_train: float,
+            test: float, wall: float, population_wall: float) -> RunResult:
+    """One model's :class:`RunResult` (both trainers): curves binned, FLOPs counted (:func:`training_flops`)."""
+    done = diverged_at is None
+    return RunResult(
+        status="done" if done else "diverged",
+        final_train_loss=final_train,
+        test_rel_l2=test,
+        train_curve=_downsample(losses, train.curve_points),
+        test_curve=test_curve,
+        diverged_at_step=diverged_at,
+        wall_time_s=wall,
+        population_wall_time_s=population_wall,
+        flops=training_flops(fno_config, data.spatial, batch_size=train.batch_size, steps=steps_done,
+                             n_test=data.x_test.shape[0], n_evals=len(test_curve),
+                             n_train_eval=data.x_train.shape[0] if done else 0),
+        n_params=count_parameters(fno_config)["total"],
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -577,7 +543,6 @@ def train_model(model: FNO, dataset, train: TrainConfig, *, device="cpu", progre
     losses: list[float] = []
     test_curve: list[tuple[int, float]] = []
     diverged = None
-    n_evals = 0
     try:
         for step in range(train.steps):
             b = idx[step]
@@ -601,7 +566,6 @@ def train_model(model: FNO, dataset, train: TrainConfig, *, device="cpu", progre
                 model.eval()
                 test_curve.append((step + 1, float(_evaluate(model, data, data.x_test, data.y_test, chunk))))
                 model.train()
-                n_evals += 1
             tick(step + 1)
             if should_stop is not None and should_stop():
                 raise TrainingInterrupted(step + 1, train.steps)
@@ -611,129 +575,12 @@ def train_model(model: FNO, dataset, train: TrainConfig, *, device="cpu", progre
         final_train = float(_evaluate(model, data, data.x_train, data.y_train, chunk))
         test = float(_evaluate(model, data, data.x_test, data.y_test, chunk))
         test_curve.append((train.steps, test))
-        n_evals += 1
-        status = "done"
     else:
         final_train = test = float("nan")
-        status = "diverged"
     wall = time.perf_counter() - t0
-    fwd = estimate_flops(model.config, data.spatial, 1)
-    steps_done = len(losses) + (diverged is not None)
-    flops = 3 * fwd * train.batch_size * steps_done + fwd * data.x_test.shape[0] * n_evals
-    if diverged is None:
-        flops += fwd * data.x_train.shape[0]
-    return RunResult(
-        status=status,
-        final_train_loss=final_train,
-        test_rel_l2=test,
-        train_curve=_downsample(losses, train.curve_points),
-        test_curve=test_curve,
-        diverged_at_step=diverged,
-        wall_time_s=wall,
-        population_wall_time_s=wall,
-        flops=float(flops),
-        n_params=count_parameters(model.config)["total"],
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# the population optimizer
-# --------------------------------------------------------------------------------------------
-
-
-class PopulationAdam:
-    """Adam/AdamW over stacked population parameters with per-member LR and β₂.
-
-    Every parameter has a leading member axis M.  For member i and a parameter in group g the
-    update is exactly ``torch.optim.Adam``'s (single-tensor implementation) with
-    ``lr = lr_i · mult_g · factor`` and ``betas = (beta1, beta2_i)``: bias-corrected moments, ``eps``
-    added to the corrected root second moment, L2 weight decay (``adam``) or decoupled decay
-    (``adamw``).  Complex parameters are updated through their ``view_as_real`` views, as torch
-    does.  Members whose ``active`` flag is false are left exactly as they are.
-
-    Parameters
-    ----------
-    groups : list of (list of tensors, multiplier) or (list of tensors, multiplier, lrs)
-        A group's own per-member base LRs (length M) replace ``lrs`` for that group (used to
-        hold one group at a fixed LR while the other's is swept).
-    lrs, beta2s : sequence of float, length M
-    """
-
-    def __init__(self, groups, lrs: Sequence[float], beta2s: Sequence[float], *, beta1: float = 0.9,
-                 eps: float = 1e-8, weight_decay: float = 0.0, decoupled: bool = False):
-        self.M = len(lrs)
-        if len(beta2s) != self.M:
-            raise ValueError("lrs and beta2s must have one entry per member")
-        self.lrs = [float(v) for v in lrs]
-        self.beta2s = [float(v) for v in beta2s]
-        self.beta1, self.eps, self.wd, self.decoupled = float(beta1), float(eps), float(weight_decay), decoupled
-        self.t = 0
-        self.groups = []
-        self.group_lrs = []
-        for group in groups:
-            params, mult = group[0], group[1]
-            own = list(group[2]) if len(group) > 2 and group[2] is not None else None
-            if own is not None and len(own) != self.M:
-                raise ValueError(f"a group's lrs must have one entry per member (M={self.M}); got {len(own)}")
-            self.group_lrs.append(self.lrs if own is None else [float(v) for v in own])
-            entries = []
-            for p in params:
-                if p.shape[0] != self.M:
-                    raise ValueError(f"parameter with leading size {p.shape[0]} in a population of M={self.M}")
-                rp = torch.view_as_real(p) if p.is_complex() else p
-                entries.append((p, rp, torch.zeros_like(rp), torch.zeros_like(rp)))
-            self.groups.append((entries, float(mult)))
-        ref = self.groups[0][0][0][1] if self.groups and self.groups[0][0] else None
-        self._dtype = ref.dtype if ref is not None else torch.float32
-        self._device = ref.device if ref is not None else torch.device("cpu")
-        self._b2 = torch.tensor(self.beta2s, dtype=self._dtype, device=self._device)
-        # (1 - beta2) computed in double precision and then cast, as torch does with its scalar
-        self._omb2 = torch.tensor([1 - v for v in self.beta2s], dtype=self._dtype, device=self._device)
-
-    @torch.no_grad()
-    def step(self, factor: float = 1.0, active: Sequence[bool] | None = None) -> None:
-        """One update with every LR multiplied by ``factor``; inactive members are not touched."""
-        self.t += 1
-        t = self.t
-        act = [True] * self.M if active is None else [bool(a) for a in active]
-        all_active = all(act)
-        b1 = self.beta1
-        bc1 = 1 - b1**t
-        bc2_sqrt = [(1 - b2**t) ** 0.5 for b2 in self.beta2s]
-        mask = None if all_active else torch.tensor(act, device=self._device)
-        for (entries, mult), base in zip(self.groups, self.group_lrs):
-            lr = [base[i] * mult * factor if act[i] else 0.0 for i in range(self.M)]
-            step_neg = [-(v / bc1) for v in lr]
-            cache = {}
-            for p, rp, m, v in entries:
-                g = p.grad
-                if g is None:
-                    continue
-                rg = torch.view_as_real(g) if g.is_complex() else g
-                nd = rp.dim()
-                if nd not in cache:
-                    shp = (self.M,) + (1,) * (nd - 1)
-                    cache[nd] = (
-                        torch.tensor(step_neg, dtype=self._dtype, device=self._device).view(shp),
-                        torch.tensor(bc2_sqrt, dtype=self._dtype, device=self._device).view(shp),
-                        self._b2.view(shp),
-                        self._omb2.view(shp),
-                        None if mask is None else (~mask).view(shp),
-                        torch.tensor([1 - x * self.wd for x in lr], dtype=self._dtype,
-                                     device=self._device).view(shp) if (self.decoupled and self.wd) else None,
-                    )
-                sneg, bc2s, b2, omb2, dead, decay = cache[nd]
-                if dead is not None:
-                    rg = rg.masked_fill(dead, 0.0)
-                if self.wd != 0:
-                    if self.decoupled:
-                        rp.mul_(decay)
-                    else:
-                        rg = rg.add(rp, alpha=self.wd)
-                m.lerp_(rg, 1 - b1)
-                v.mul_(b2).addcmul_(rg * omb2, rg)
-                denom = (v.sqrt() / bc2s).add_(self.eps)
-                rp.add_((m / denom) * sneg)
+    return _result(model.config, data, train, losses=losses, test_curve=test_curve, diverged_at=diverged,
+                   steps_done=len(losses) + (diverged is not None), final_train=final_train, test=test,
+                   wall=wall, population_wall=wall)
 
 
 # --------------------------------------------------------------------------------------------
@@ -749,6 +596,119 @@ def _auto_chunk(fno_config: FNOConfig, spatial, batch_size: int, M: int, device)
     widest = batch_size * max(fno_config.width, fno_config.projection_width) * math.prod(
         n + p for n, p in zip(spatial, fno_config.pads)) * 4
     return max(1, min(M, (4 << 20) // max(widest, 1)))
+
+
+def _check_population_args(fno_config, train, members, member_chunk) -> list[Member]:
+    if not isinstance(fno_config, FNOConfig):
+        raise ValueError(f"fno_config must be an FNOConfig; got {type(fno_config).__name__}")
+    if not isinstance(train, TrainConfig):
+        raise ValueError(f"train must be a TrainConfig; got {type(train).__name__}")
+    members = list(members)
+    if not members:
+        raise ValueError("members must contain at least one Member; got an empty sequence")
+    for i, mem in enumerate(members):
+        if not isinstance(mem, Member):
+            raise ValueError(f"members[{i}] must be a Member; got {mem!r}")
+    if member_chunk is not None:
+        positive_int("member_chunk", member_chunk)
+    return members
+
+
+@dataclass
+class _Chunk:
+    """Consecutive members trained as one batched ``FNO(members=len(ids))`` with its own optimizer."""
+
+    ids: list[int]
+    model: FNO
+    opt: PopulationAdam
+    params: list
+
+
+def _build_chunks(fno_config: FNOConfig, par, members: list[Member], train: TrainConfig, G: int, dtype,
+                  device) -> list[_Chunk]:
+    mult = par.lr_multiplier(fno_config.K, fno_config.d)
+    M = len(members)
+    chunks = []
+    for start in range(0, M, G):
+        ids = list(range(start, min(start + G, M)))
+        sub = [members[i] for i in ids]
+        model = FNO(fno_config, parametrization=par, members=len(ids), seed=[m.seed for m in sub],
+                    init_scale=[m.init_scale for m in sub])
+        if dtype != torch.float32:
+            convert_model_dtype(model, dtype)
+        model.to(device)
+        groups = model.named_parameter_groups()
+        split = [train.group_lrs(m.lr) for m in sub]
+        opt = PopulationAdam(
+            [([p for _, p in groups["spectral"]], mult, [s for s, _ in split]),
+             ([p for _, p in groups["other"]], 1.0, [o for _, o in split])],
+            lrs=[m.lr for m in sub],
+            beta2s=[train.betas[1] if m.beta2 is None else m.beta2 for m in sub],
+            beta1=train.betas[0], eps=train.eps, weight_decay=train.weight_decay,
+            decoupled=train.optimizer == "adamw",
+        )
+        chunks.append(_Chunk(ids, model, opt, list(model.parameters())))
+    return chunks
+
+
+def _chunk_step(c: _Chunk, data: "_Data", train: TrainConfig, step: int, b, factor: float, alive: list[bool],
+                diverged_at: list, loss_log: torch.Tensor) -> None:
+    """One training step of one chunk on batch ``b``: losses logged, divergences frozen, live members updated."""
+    ids = c.ids
+    act = [alive[i] for i in ids]
+    if not any(act):
+        loss_log[step, ids[0]: ids[-1] + 1] = float("nan")
+        return
+    xb, yb = data.x_train[b], data.y_train[b]
+    pred = data.output(c.model(xb))  # (G, B, C, *sp)
+    per = relative_l2(pred, yb).mean(-1)  # (G,)
+    if data.pino:
+        per = per + train.pino_weight * data.residual_sq(data.x_train_raw[b], pred)
+    pv = per.detach()
+    ok = (torch.isfinite(pv) & (pv <= train.max_loss)).tolist()
+    for j, i in enumerate(ids):
+        if act[j] and not ok[j]:
+            act[j] = alive[i] = False
+            diverged_at[i] = step + 1
+    loss_log[step, ids[0]: ids[-1] + 1] = pv.to("cpu", torch.float64)
+    if not any(act):
+        return
+    if all(act):
+        total = per.sum()
+    else:
+        mask = torch.tensor(act, device=per.device)
+        total = torch.where(mask, per, torch.zeros((), dtype=per.dtype, device=per.device)).sum()
+    for p in c.params:
+        p.grad = None
+    total.backward()
+    if train.clip is not None:
+        clip_grad_elementwise_(c.params, train.clip)
+    c.opt.step(factor, None if all(act) else act)
+
+
+def _evaluate_chunks(chunks: list[_Chunk], data: "_Data", x, y, eval_chunk: int, alive: list[bool]) -> list[float]:
+    """Mean relative L2 of every member on (x, y); NaN for members of chunks with no live member."""
+    out = [float("nan")] * len(alive)
+    for c in chunks:
+        if any(alive[i] for i in c.ids):
+            for i, v in zip(c.ids, _evaluate(c.model, data, x, y, eval_chunk).tolist()):
+                out[i] = float(v)
+    return out
+
+
+def _merge_chunks(chunks: list[_Chunk], fno_config: FNOConfig, par, M: int, dtype, device) -> FNO:
+    """The trained population as one ``FNO(members=M)``."""
+    if len(chunks) == 1:
+        return chunks[0].model
+    whole = FNO(fno_config, parametrization=par, members=M, seed=[0] * M)
+    if dtype != torch.float32:
+        convert_model_dtype(whole, dtype)
+    whole.to(device)
+    with torch.no_grad():
+        subs = [dict(c.model.named_parameters()) for c in chunks]
+        for name, p in whole.named_parameters():
+            p.copy_(torch.cat([sd[name] for sd in subs]))
+    return whole
 
 
 def train_population(fno_config: FNOConfig, parametrization, dataset, members: Sequence[Member],
@@ -788,47 +748,15 @@ def train_population(fno_config: FNOConfig, parametrization, dataset, members: S
     -------
     list of RunResult, one per member in order (and the model if ``return_model``).
     """
-    if not isinstance(fno_config, FNOConfig):
-        raise ValueError(f"fno_config must be an FNOConfig; got {type(fno_config).__name__}")
-    if not isinstance(train, TrainConfig):
-        raise ValueError(f"train must be a TrainConfig; got {type(train).__name__}")
-    members = list(members)
-    if not members:
-        raise ValueError("members must contain at least one Member; got an empty sequence")
-    for i, mem in enumerate(members):
-        if not isinstance(mem, Member):
-            raise ValueError(f"members[{i}] must be a Member; got {mem!r}")
-    if member_chunk is not None:
-        _positive_int("member_chunk", member_chunk)
+    members = _check_population_args(fno_config, train, members, member_chunk)
     par = as_parametrization(parametrization)
     M = len(members)
     t0 = time.perf_counter()
     data = _Data(dataset, train, device, dtype, fno_config.d)
     n_train = data.x_train.shape[0]
     idx = batch_schedule(n_train, train.batch_size, train.steps, train.data_seed).to(data.device)
-    G = member_chunk or _auto_chunk(fno_config, data.spatial, train.batch_size, M, data.device)
-    G = min(G, M)
-    mult = par.lr_multiplier(fno_config.K, fno_config.d)
-    chunks = []  # (member indices, model, optimizer, params)
-    for start in range(0, M, G):
-        ids = list(range(start, min(start + G, M)))
-        sub = [members[i] for i in ids]
-        model = FNO(fno_config, parametrization=par, members=len(ids), seed=[m.seed for m in sub],
-                    init_scale=[m.init_scale for m in sub])
-        if dtype != torch.float32:
-            convert_model_dtype(model, dtype)
-        model.to(data.device)
-        groups = model.named_parameter_groups()
-        split = [train.group_lrs(m.lr) for m in sub]
-        opt = PopulationAdam(
-            [([p for _, p in groups["spectral"]], mult, [s for s, _ in split]),
-             ([p for _, p in groups["other"]], 1.0, [o for _, o in split])],
-            lrs=[m.lr for m in sub],
-            beta2s=[train.betas[1] if m.beta2 is None else m.beta2 for m in sub],
-            beta1=train.betas[0], eps=train.eps, weight_decay=train.weight_decay,
-            decoupled=train.optimizer == "adamw",
-        )
-        chunks.append((ids, model, opt, list(model.parameters())))
+    G = min(member_chunk or _auto_chunk(fno_config, data.spatial, train.batch_size, M, data.device), M)
+    chunks = _build_chunks(fno_config, par, members, train, G, dtype, data.device)
     eval_chunk = _eval_chunk(train, G, fno_config.width, data.spatial, n_train)
     eval_at = _eval_steps(train)
     tick, close = _make_progress(progress, train.steps, f"population M={M}")
@@ -837,55 +765,16 @@ def train_population(fno_config: FNOConfig, parametrization, dataset, members: S
     diverged_at: list[int | None] = [None] * M
     test_curves: list[list[tuple[int, float]]] = [[] for _ in range(M)]
     steps_run = 0
-
-    def evaluate(x, y) -> list[float]:
-        out = [float("nan")] * M
-        for ids, model, _, _ in chunks:
-            if any(alive[i] for i in ids):
-                for i, v in zip(ids, _evaluate(model, data, x, y, eval_chunk).tolist()):
-                    out[i] = float(v)
-        return out
-
     try:
         for step in range(train.steps):
-            b = idx[step]
-            xb, yb = data.x_train[b], data.y_train[b]
-            ab = data.x_train_raw[b] if data.pino else None
             factor = lr_factor(train, step)
-            for ids, model, opt, params in chunks:
-                act = [alive[i] for i in ids]
-                if not any(act):
-                    loss_log[step, ids[0]: ids[-1] + 1] = float("nan")
-                    continue
-                pred = data.output(model(xb))  # (G, B, C, *sp)
-                per = relative_l2(pred, yb).mean(-1)  # (G,)
-                if data.pino:
-                    per = per + train.pino_weight * data.residual_sq(ab, pred)
-                pv = per.detach()
-                ok = (torch.isfinite(pv) & (pv <= train.max_loss)).tolist()
-                for j, i in enumerate(ids):
-                    if act[j] and not ok[j]:
-                        act[j] = alive[i] = False
-                        diverged_at[i] = step + 1
-                loss_log[step, ids[0]: ids[-1] + 1] = pv.to("cpu", torch.float64)
-                if not any(act):
-                    continue
-                if all(act):
-                    total = per.sum()
-                else:
-                    mask = torch.tensor(act, device=per.device)
-                    total = torch.where(mask, per, torch.zeros((), dtype=per.dtype, device=per.device)).sum()
-                for p in params:
-                    p.grad = None
-                total.backward()
-                if train.clip is not None:
-                    clip_grad_elementwise_(params, train.clip)
-                opt.step(factor, None if all(act) else act)
+            for c in chunks:
+                _chunk_step(c, data, train, step, idx[step], factor, alive, diverged_at, loss_log)
             steps_run = step + 1
             if not any(alive):
                 break
             if step + 1 in eval_at:
-                for i, v in enumerate(evaluate(data.x_test, data.y_test)):
+                for i, v in enumerate(_evaluate_chunks(chunks, data, data.x_test, data.y_test, eval_chunk, alive)):
                     if alive[i]:
                         test_curves[i].append((step + 1, v))
             tick(step + 1)
@@ -896,47 +785,23 @@ def train_population(fno_config: FNOConfig, parametrization, dataset, members: S
     final_train = [float("nan")] * M
     final_test = [float("nan")] * M
     if any(alive):
-        tr = evaluate(data.x_train, data.y_train)
-        te = evaluate(data.x_test, data.y_test)
+        tr = _evaluate_chunks(chunks, data, data.x_train, data.y_train, eval_chunk, alive)
+        te = _evaluate_chunks(chunks, data, data.x_test, data.y_test, eval_chunk, alive)
         for i in range(M):
             if alive[i]:
                 final_train[i], final_test[i] = tr[i], te[i]
                 test_curves[i].append((train.steps, te[i]))
     wall = time.perf_counter() - t0
-    fwd = estimate_flops(fno_config, data.spatial, 1)
-    n_params = count_parameters(fno_config)["total"]
     log = loss_log[:steps_run].tolist()
     results = []
     for i in range(M):
         dv = diverged_at[i]
         upto = steps_run if dv is None else dv - 1
-        curve = _downsample([row[i] for row in log[:upto]], train.curve_points)
-        steps_i = steps_run if dv is None else dv
-        flops = 3 * fwd * train.batch_size * steps_i + fwd * data.x_test.shape[0] * len(test_curves[i])
-        if dv is None:
-            flops += fwd * n_train
-        results.append(RunResult(
-            status="done" if dv is None else "diverged",
-            final_train_loss=final_train[i],
-            test_rel_l2=final_test[i],
-            train_curve=curve,
-            test_curve=test_curves[i],
-            diverged_at_step=dv,
-            wall_time_s=wall / M,
-            population_wall_time_s=wall,
-            flops=float(flops),
-            n_params=n_params,
+        results.append(_result(
+            fno_config, data, train, losses=[row[i] for row in log[:upto]], test_curve=test_curves[i],
+            diverged_at=dv, steps_done=steps_run if dv is None else dv, final_train=final_train[i],
+            test=final_test[i], wall=wall / M, population_wall=wall,
         ))
     if not return_model:
         return results
-    if len(chunks) == 1:
-        return results, chunks[0][1]
-    whole = FNO(fno_config, parametrization=par, members=M, seed=[0] * M)
-    if dtype != torch.float32:
-        convert_model_dtype(whole, dtype)
-    whole.to(data.device)
-    with torch.no_grad():
-        subs = [dict(c[1].named_parameters()) for c in chunks]
-        for name, p in whole.named_parameters():
-            p.copy_(torch.cat([sd[name] for sd in subs]))
-    return results, whole
+    return results, _merge_chunks(chunks, fno_config, par, M, dtype, data.device)

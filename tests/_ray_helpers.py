@@ -44,3 +44,8 @@ def slow_trainer(fno_config, parametrization, dataset, members, train, **kwargs)
     from mufno_lite.train import train_population
 
     return train_population(fno_config, parametrization, dataset, members, train, **kwargs)
+
+
+def refusing_trainer(fno_config, parametrization, dataset, members, train, **kwargs):
+    """A trainer that always fails with a recognisable message (shows which trainer a worker ran)."""
+    raise RuntimeError(f"refusing_trainer was called in process {os.getpid()}")

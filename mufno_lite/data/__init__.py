@@ -8,7 +8,8 @@ Main entry point::
 
 See :mod:`.dataset` for layouts, :mod:`.burgers`, :mod:`.darcy`,
 :mod:`.navier_stokes` for equations and discretisations, :mod:`.cache` for the
-on-disk cache and :mod:`.legacy` for the classic FNO/PINO files.
+on-disk cache, :mod:`.memo` for the in-process one a sweep's populations share
+(:func:`load_dataset_cached`) and :mod:`.legacy` for the classic FNO/PINO files.
 """
 from .burgers import burgers_cole_hopf_sine, burgers_initial_condition, solve_burgers
 from .cache import SOLVER_VERSION, CacheError, default_cache_dir
@@ -17,6 +18,7 @@ from .dataset import (PDES, PDEDataset, UnitGaussianNormalizer, check_resolution
                       load_dataset, make_config)
 from .grf import cosine_grf, periodic_grf, sample_noise
 from .legacy import load_classic, read_mat
+from .memo import clear_dataset_cache, load_dataset_cached
 from .navier_stokes import ns_diagnostics, ns_forcing, ns_initial_condition, solve_navier_stokes
 
 __all__ = [
@@ -26,4 +28,5 @@ __all__ = [
     "DarcySolver", "solve_darcy", "darcy_coefficient", "darcy_residual",
     "solve_navier_stokes", "ns_initial_condition", "ns_forcing", "ns_diagnostics",
     "periodic_grf", "cosine_grf", "sample_noise", "SOLVER_VERSION", "CacheError", "default_cache_dir",
+    "load_dataset_cached", "clear_dataset_cache",
 ]

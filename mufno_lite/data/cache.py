@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import tempfile
 import warnings
@@ -23,6 +22,8 @@ from pathlib import Path
 from typing import Callable, Dict, Optional, Union
 
 import numpy as np
+
+from ..canonical import canonical_json
 
 __all__ = ["SOLVER_VERSION", "CacheError", "default_cache_dir", "resolve_cache_dir", "config_key",
            "arrays_checksum", "save_arrays", "load_arrays", "cached_arrays"]
@@ -60,7 +61,7 @@ def resolve_cache_dir(cache_dir: Union[None, bool, str, os.PathLike]) -> Optiona
 
 
 def _canonical(config: dict) -> str:
-    return json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    return canonical_json(config, default=str)
 
 
 def config_key(config: dict) -> str:

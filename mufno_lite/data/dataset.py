@@ -20,14 +20,14 @@ of the time-discretisation error (~1e-8 relative) if the chunking changes.
 from __future__ import annotations
 
 import math
-import os
-import sys
 from dataclasses import dataclass, field
 from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
+from ..modes import max_modes
+from ..progress import progress_enabled
 from .burgers import burgers_initial_condition, solve_burgers
 from .cache import SOLVER_VERSION, cached_arrays, resolve_cache_dir
 from .darcy import DarcySolver, darcy_coefficient
@@ -334,7 +334,7 @@ _CHUNK = {"burgers": _chunk_burgers, "darcy": _chunk_darcy, "navier_stokes": _ch
 
 
 def _progress_default() -> bool:
-    return bool(getattr(sys.stderr, "isatty", lambda: False)()) and not os.environ.get("CI")
+    return progress_enabled()
 
 
 def generate_split(config: dict, split: str, n: int, *, seed: int = 0, device="cpu",
@@ -469,9 +469,18 @@ def load_dataset(pde: str, *, resolution: Optional[int] = None, n_train: int, n_
 def check_resolution_for_modes(pde: str, resolution: int, modes, n_t: Optional[int] = None) -> None:
     """Raise ``ValueError`` if the grid cannot carry ``modes`` Fourier modes per axis.
 
-    Rule: ``modes <= resolution // 2`` on each spatial axis (the rFFT of ``s`` points
-    has ``s//2 + 1`` frequencies, the Nyquist one being unreliable); for the
-    Navier--Stokes time axis ``modes_t <= n_t // 2 + 1``.
+    Rule: ``modes <= max_modes(resolution, last_axis=False) = resolution // 2`` on every
+    spatial axis and, for the Navier--Stokes time axis (the FNO's last, rFFT axis),
+    ``modes_t <= max_modes(n_t, last_axis=True) = n_t // 2 + 1``
+    (:func:`mufno_lite.fno.max_modes` is the one definition of the largest K on a grid).
+
+    Why the spatial axes use the stricter, non-rFFT limit even where the model's rFFT axis
+    would take one mode more (the sweep checks K with :func:`~mufno_lite.fno.max_modes` per
+    axis, so a 1-D sweep at resolution 32 allows K = 17): on a spatial axis the extra mode is
+    the Nyquist frequency, which a real field sampled on ``s`` points represents by a cosine
+    only (its sine part is aliased to zero), so data meant to exercise ``modes`` modes should
+    resolve them without it.  The time axis has no such recommendation (tested in
+    ``tests/test_sweep_package.py``).
 
     Parameters
     ----------
@@ -494,8 +503,9 @@ def check_resolution_for_modes(pde: str, resolution: int, modes, n_t: Optional[i
     for ax, k in enumerate(ks):
         require_positive("modes", k, integer=True)
         if pde == "navier_stokes" and ax == 2:
-            if k > n_t // 2 + 1:
-                raise ValueError(f"modes={k} on the time axis is invalid for n_t={n_t}: allowed <= {n_t // 2 + 1}")
-        elif k > s // 2:
-            raise ValueError(f"modes={k} is invalid for resolution={s}: allowed values are <= {s // 2} "
-                             f"(resolution // 2); use resolution >= {2 * k}")
+            kmax = max_modes(n_t, last_axis=True)
+            if k > kmax:
+                raise ValueError(f"modes={k} on the time axis is invalid for n_t={n_t}: allowed <= {kmax}")
+        elif k > max_modes(s, last_axis=False):
+            raise ValueError(f"modes={k} is invalid for resolution={s}: allowed values are <= "
+                             f"{max_modes(s, last_axis=False)} (resolution // 2); use resolution >= {2 * k}")

@@ -1,0 +1,556 @@
+"""Sweep configuration: validation, :class:`SweepConfig`, :class:`RunSpec`, run identity, :func:`lr_grid`.
+
+A sweep is a grid over parametrizations × K × batch size (one *population* per combination) and
+learning rate × seed × β₂ × init scale (the *members* of a population, trained in lockstep by
+:func:`mufno_lite.train.train_population`).
+
+Configuration (YAML, JSON or a dict; see ``configs/burgers_smoke.yaml``)
+-------------------------------------------------------------------------
+::
+
+    name: burgers_smoke            # required
+    pde: burgers                   # required; d follows from it (burgers 1, darcy 2, navier_stokes 3)
+    data: {resolution: 32, n_train: 40, n_test: 10, seed: 0, params: {nu: 0.1}}
+    model: {width: 8, n_layers: 2, projection_width: 16, padding: 0}   # FNOConfig fields but K
+    parametrizations: [sp, mup]    # or {kind: mup, base_K: 3}; plain strings use `base_K`
+    base_K: 3
+    K: [2, 3, 4]
+    lr: {start: -3.25, stop: -1.875, per_decade: 8}    # 10^(start + k/8), k = 0, 1, … (stop included)
+                                                       # or an explicit list [1e-3, 3e-3]
+    seeds: [0, 1]
+    batch_sizes: [20]
+    beta2s: [0.999]                # default: train.betas[1]
+    init_scales: [1.0]
+    train: {steps: 400, schedule: cosine, clip: null, ...}   # TrainConfig fields but lr, batch_size
+    max_population_size: 64
+    device: cpu                    # cpu | cuda | auto
+    dataset_factory: null          # optional "module:function" with load_dataset's signature
+    cache_dir: null                # optional data cache folder (not part of a run's identity)
+
+Everything is validated before anything runs: an unknown key, a wrong type or an out-of-range
+value raises ``ValueError`` naming the key path (``train.steps``), the value and what is allowed.
+
+Run identity
+------------
+A run's config is the canonical dict ``{schema, pde, data, model (the full FNOConfig incl. K),
+parametrization {kind, base_K}, train (the full TrainConfig with this run's lr, batch_size and
+betas = (β₁, β₂)), seed, init_scale}`` (plus ``dataset_factory`` when one is named); its id is the
+sha256 of that dict's canonical JSON (sorted keys, no spaces).  So the same run in two sweeps
+has the same id, and the store holds it once.  Decisions: learning rates are rounded to 12
+significant digits (so 10^(−3.25 + k/8) gives one id whatever float noise); SP runs carry
+``base_K = None`` (SP does not depend on it); the device, the cache folder and the population a
+run was trained in are *not* part of its identity.  Adding a field to TrainConfig changes every id.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from ..canonical import canonical_json
+from ..fno import FNOConfig, max_modes
+from ..train import OPTIONAL_TRAIN_FIELDS, TrainConfig
+from ..validation import ConfigError, choice, integer, number
+
+__all__ = ["SCHEMA_VERSION", "PDE_DIMS", "PARAM_KINDS", "DEVICES", "SweepConfig", "RunSpec", "run_id_of", "lr_grid",
+           "canonical_json"]
+
+SCHEMA_VERSION = 2  # 2: spectral weights drawn on their own streams (common random numbers across K)
+PDE_DIMS = {"burgers": 1, "darcy": 2, "navier_stokes": 3}
+PARAM_KINDS = ("sp", "mup")
+from ..device import DEVICES  # noqa: E402  (re-exported)
+
+_GRID_OWNED = {"lr": "the top-level `lr` grid", "batch_size": "the top-level `batch_sizes` list"}
+
+
+# =============================================================================================
+# validation helpers
+# =============================================================================================
+
+
+def _bad(path: str, value, allowed: str) -> ConfigError:
+    return ConfigError(f"invalid sweep config: {path}={value!r}; allowed: {allowed}", key=path, value=value,
+                       allowed=allowed)
+
+
+def _sweep_style(check, path, v, **kwargs):
+    """``check`` from :mod:`mufno_lite.validation`, its error restated in the sweep's message style."""
+    try:
+        return check(path, v, **kwargs)
+    except ConfigError as e:
+        raise _bad(path, e.value, e.allowed) from None
+
+
+def _int(path, v, lo=None, hi=None) -> int:
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    allowed = "an integer" + (f" >= {lo}" if lo is not None else "") + (f" and <= {hi}" if hi is not None else "")
+    return _sweep_style(integer, path, v, lo=lo, hi=hi, allowed=allowed)
+
+
+def _num(path, v, *, lo=None, lo_open=False, hi=None, hi_open=False, allowed=None) -> float:
+    if isinstance(v, str):
+        try:  # YAML 1.1 reads "1e-3" as a string
+            v = float(v)
+        except ValueError:
+            pass
+    if isinstance(v, int) and not isinstance(v, bool):
+        v = float(v)  # messages show the value as a float (lr.stop=-3.0)
+    return _sweep_style(number, path, v, lo=lo, lo_open=lo_open, hi=hi, hi_open=hi_open, allowed=allowed)
+
+
+def _bool(path, v) -> bool:
+    if not isinstance(v, bool):
+        raise _bad(path, v, "true or false")  # YAML spelling
+    return v
+
+
+def _str(path, v, choices=None) -> str:
+    if not isinstance(v, str) or not v:
+        raise _bad(path, v, f"one of {list(choices)}" if choices else "a non-empty string")
+    if choices is not None:
+        try:
+            choice(path, v, choices)
+        except ConfigError:
+            raise _bad(path, v, f"one of {list(choices)}") from None
+    return v
+
+
+def _mapping(path, v) -> dict:
+    if not isinstance(v, Mapping):
+        raise _bad(path, v, "a mapping (key: value)")
+    return dict(v)
+
+
+def _check_keys(path: str, d: Mapping, allowed: Iterable[str]) -> None:
+    allowed = list(allowed)
+    for k in d:
+        if k not in allowed:
+            where = f"{path}.{k}" if path else str(k)
+            raise ConfigError(f"invalid sweep config: unknown key {where!r} (value {d[k]!r}); allowed keys: {allowed}",
+                              key=where, value=d[k], allowed=f"one of the keys {allowed}")
+
+
+def _list(path, v, item, *, scalar_ok=True) -> list:
+    if scalar_ok and not isinstance(v, (list, tuple)):
+        v = [v]
+    if not isinstance(v, (list, tuple)):
+        raise _bad(path, v, "a non-empty list")
+    if len(v) == 0:
+        raise _bad(path, v, "a non-empty list")
+    out = [item(f"{path}[{i}]", x) for i, x in enumerate(v)]
+    seen = []
+    for x in out:
+        if x in seen:
+            raise _bad(path, list(v), f"a list without duplicates ({x!r} repeats)")
+        seen.append(x)
+    return out
+
+
+def _canon_float(x: float) -> float:
+    """Round to 12 significant digits so that equal grids give equal ids despite float noise."""
+    return float(f"{float(x):.12g}")
+
+
+def lr_grid(spec) -> list[float]:
+    """Learning rates from an explicit list or an eighth-decades spec.
+
+    ``{start: a, stop: b, per_decade: n}`` gives 10^(a + k/n) for k = 0, 1, … while a + k/n ≤ b
+    (b included up to 1e-9), e.g. ``{start: -3.25, stop: -1.875, per_decade: 8}`` → 12 values.
+    """
+    return _lr_spec("lr", spec)
+
+
+def _lr_spec(path, spec) -> list[float]:
+    if isinstance(spec, Mapping):
+        _check_keys(path, spec, ("start", "stop", "per_decade"))
+        for k in ("start", "stop"):
+            if k not in spec:
+                raise _bad(f"{path}.{k}", None, "a number (log10 of a learning rate) — required")
+        a = _num(f"{path}.start", spec["start"], hi=1.0)
+        b = _num(f"{path}.stop", spec["stop"], hi=1.0)
+        n = _int(f"{path}.per_decade", spec.get("per_decade", 8), lo=1, hi=1000)
+        if b < a:
+            raise _bad(f"{path}.stop", b, f"a number >= {path}.start={a}")
+        count = int(math.floor((b - a) * n + 1e-9)) + 1
+        if count > 10000:
+            raise _bad(path, dict(spec), "a grid of at most 10000 learning rates")
+        return [_canon_float(10.0 ** (a + k / n)) for k in range(count)]
+    vals = _list(path, spec, lambda p, x: _num(p, x, lo=0.0, lo_open=True, allowed="a finite number > 0"))
+    return [_canon_float(v) for v in vals]
+
+
+
+
+def _train_fields() -> dict[str, Any]:
+    """TrainConfig's fields with their defaults."""
+    out = {}
+    for f in dataclasses.fields(TrainConfig):
+        if f.default is not dataclasses.MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+            out[f.name] = f.default_factory()  # type: ignore[misc]
+        else:
+            out[f.name] = None
+    return out
+
+
+def _optional_train_fields() -> dict[str, Any]:
+    return dict(OPTIONAL_TRAIN_FIELDS)
+
+
+def _validate_train(train: Mapping) -> dict:
+    """Type-check the train section and return the full TrainConfig dict (defaults filled)."""
+    defaults = _train_fields()
+    allowed = [k for k in defaults if k not in _GRID_OWNED]
+    for k, owner in _GRID_OWNED.items():
+        if k in train:
+            raise _bad(f"train.{k}", train[k], f"not set here; use {owner}")
+    _check_keys("train", train, allowed)
+    out = dict(defaults)
+    checks: dict[str, Callable] = {
+        "steps": lambda p, v: _int(p, v, lo=1),
+        "warmup_steps": lambda p, v: _int(p, v, lo=0),
+        "data_seed": lambda p, v: _int(p, v, lo=0),
+        "curve_points": lambda p, v: _int(p, v, lo=2),
+        "optimizer": lambda p, v: _str(p, v, ("adam", "adamw")),
+        "schedule": lambda p, v: _str(p, v),
+        "eps": lambda p, v: _num(p, v, lo=0.0, lo_open=True),
+        "weight_decay": lambda p, v: _num(p, v, lo=0.0),
+        "pino_weight": lambda p, v: _num(p, v, lo=0.0),
+        "clip": lambda p, v: None if v is None else _num(p, v, lo=0.0, lo_open=True, allowed="null or a number > 0"),
+        "normalize_x": _bool,
+        "normalize_y": _bool,
+        "betas": _betas,
+        "lr_group": lambda p, v: _str(p, v, ("all", "spectral", "other")),
+        "lr_fixed": lambda p, v: None if v is None else _canon_float(_num(p, v, lo=0.0, lo_open=True, allowed="null or a number > 0")),
+    }
+    for k, v in train.items():
+        out[k] = checks[k](f"train.{k}", v) if k in checks else v
+    if "betas" in out and out["betas"] is not None:
+        out["betas"] = tuple(out["betas"])
+    if out.get("warmup_steps") is not None and out.get("steps") is not None and out["warmup_steps"] > out["steps"]:
+        raise _bad("train.warmup_steps", out["warmup_steps"], f"an integer <= train.steps={out['steps']}")
+    # let TrainConfig itself judge values this module does not know (e.g. the schedule names)
+    try:
+        TrainConfig(**out)
+    except ConfigError as e:  # TrainConfig names the field; the sweep puts it under `train`
+        where = e.under("train")
+        raise ConfigError(f"invalid sweep config: {where}: {e}", key=where, value=e.value, allowed=e.allowed) from None
+    except (ValueError, TypeError) as e:
+        raise ConfigError(f"invalid sweep config: train: {e}", key="train") from None
+    return out
+
+
+def _betas(path, v) -> tuple[float, float]:
+    if not isinstance(v, (list, tuple)) or len(v) != 2:
+        raise _bad(path, v, "a pair [beta1, beta2], each in [0, 1)")
+    return (
+        _num(f"{path}[0]", v[0], lo=0.0, hi=1.0, hi_open=True),
+        _num(f"{path}[1]", v[1], lo=0.0, hi=1.0, hi_open=True),
+    )
+
+
+# =============================================================================================
+# the sweep config
+# =============================================================================================
+
+_TOP_KEYS = (
+    "name", "description", "pde", "data", "model", "parametrizations", "base_K", "K", "lr", "seeds",
+    "batch_sizes", "beta2s", "init_scales", "train", "max_population_size", "device", "dataset_factory",
+    "cache_dir",
+)
+_DATA_KEYS = ("resolution", "n_train", "n_test", "seed", "params")
+_MODEL_KEYS = ("d", "width", "n_layers", "in_channels", "out_channels", "projection_width", "grid", "padding")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of a sweep: its id, its canonical config and the population it trains in."""
+
+    run_id: str
+    config: dict
+    population_key: str
+
+    @property
+    def lr(self) -> float:
+        return self.config["train"]["lr"]
+
+    @property
+    def seed(self) -> int:
+        return self.config["seed"]
+
+    @property
+    def beta2(self) -> float:
+        return self.config["train"]["betas"][1]
+
+    @property
+    def init_scale(self) -> float:
+        return self.config["init_scale"]
+
+
+
+_canonical_json = canonical_json  # the old private name
+
+def run_id_of(config: Mapping) -> str:
+    """sha256 hex digest of a run config's canonical JSON."""
+    return hashlib.sha256(_canonical_json(config).encode()).hexdigest()
+
+
+def _jsonable(x):
+    if isinstance(x, tuple):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, list):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, float):
+        return _canon_float(x)
+    return x
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """A validated, normalised sweep (build with :meth:`from_dict` or :meth:`from_file`)."""
+
+    name: str
+    pde: str
+    data: dict
+    model: dict
+    parametrizations: tuple
+    K: tuple
+    lrs: tuple
+    seeds: tuple
+    batch_sizes: tuple
+    beta2s: tuple
+    init_scales: tuple
+    train: dict
+    max_population_size: int = 64
+    device: str = "cpu"
+    dataset_factory: str | None = None
+    cache_dir: str | None = None
+    description: str = ""
+    base_K: int = 3
+
+    # ---- construction ------------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, raw: Mapping) -> "SweepConfig":
+        """Validate a plain dict (see the module docstring) and return a SweepConfig."""
+        raw = _mapping("<config>", raw)
+        _check_keys("", raw, _TOP_KEYS)
+        for req in ("name", "pde", "data", "K", "lr"):
+            if req not in raw:
+                raise _bad(req, None, "a value (this key is required)")
+        name = _str("name", raw["name"])
+        pde = _str("pde", raw["pde"])
+
+        data_raw = _mapping("data", raw["data"])
+        _check_keys("data", data_raw, _DATA_KEYS)
+        for req in ("resolution", "n_train", "n_test"):
+            if req not in data_raw:
+                raise _bad(f"data.{req}", None, "a positive integer (this key is required)")
+        data = {
+            "resolution": _int("data.resolution", data_raw["resolution"], lo=4),
+            "n_train": _int("data.n_train", data_raw["n_train"], lo=1),
+            "n_test": _int("data.n_test", data_raw["n_test"], lo=1),
+            "seed": _int("data.seed", data_raw.get("seed", 0), lo=0),
+            "params": _jsonable(_mapping("data.params", data_raw.get("params", {}) or {})),
+        }
+
+        model_raw = _mapping("model", raw.get("model", {}) or {})
+        if "K" in model_raw:
+            raise _bad("model.K", model_raw["K"], "not set here; use the top-level `K` list")
+        _check_keys("model", model_raw, _MODEL_KEYS)
+        d_default = PDE_DIMS.get(pde)
+        if "d" in model_raw:
+            d = _int("model.d", model_raw["d"], lo=1, hi=3)
+            if d_default is not None and d != d_default:
+                raise _bad("model.d", d, f"{d_default} (pde={pde!r} has {d_default} dimension(s))")
+        elif d_default is None:
+            raise _bad("model.d", None, f"1, 2 or 3 (required for pde={pde!r}; known pdes: {list(PDE_DIMS)})")
+        else:
+            d = d_default
+        fno_defaults = FNOConfig().to_dict()
+        model = {"d": d}
+        for k in _MODEL_KEYS[1:]:
+            v = model_raw.get(k, fno_defaults[k])
+            if k == "grid":
+                model[k] = _bool(f"model.{k}", v)
+            elif k == "padding":
+                if isinstance(v, (list, tuple)):
+                    if len(v) != d:
+                        raise _bad("model.padding", v, f"an integer >= 0 or a list of {d} integers >= 0")
+                    model[k] = [_int(f"model.padding[{i}]", x, lo=0) for i, x in enumerate(v)]
+                else:
+                    model[k] = _int("model.padding", v, lo=0)
+            else:
+                model[k] = _int(f"model.{k}", v, lo=1)
+
+        base_K = _int("base_K", raw.get("base_K", 3), lo=2)
+        pars = []
+        for i, p in enumerate(_list("parametrizations", raw.get("parametrizations", ["sp", "mup"]), lambda p, x: x)):
+            path = f"parametrizations[{i}]"
+            if isinstance(p, str):
+                kind, bk = p.lower().replace("μ", "mu"), base_K
+                if kind not in PARAM_KINDS:
+                    raise _bad(path, p, f"one of {list(PARAM_KINDS)} or {{kind: ..., base_K: ...}}")
+            elif isinstance(p, Mapping):
+                _check_keys(path, p, ("kind", "base_K"))
+                kind = _str(f"{path}.kind", str(p.get("kind", "")).lower().replace("μ", "mu"), PARAM_KINDS)
+                bk = p.get("base_K")
+                bk = base_K if bk is None else _int(f"{path}.base_K", bk, lo=2)
+            else:
+                raise _bad(path, p, f"one of {list(PARAM_KINDS)} or {{kind: ..., base_K: ...}}")
+            entry = {"kind": kind, "base_K": None if kind == "sp" else bk}
+            if entry in pars:
+                raise _bad("parametrizations", raw.get("parametrizations"), f"a list without duplicates ({entry} repeats)")
+            pars.append(entry)
+
+        pads = model["padding"] if isinstance(model["padding"], list) else [model["padding"]] * d
+        kmax = _max_K(d, data["resolution"], pads)
+        K = _list("K", raw["K"], lambda p, x: _int(p, x, lo=2, hi=kmax))
+
+        lrs = _lr_spec("lr", raw["lr"])
+        seeds = _list("seeds", raw.get("seeds", [0]), lambda p, x: _int(p, x, lo=0))
+        train = _validate_train(_mapping("train", raw.get("train", {}) or {}))
+        bs_default = _train_fields().get("batch_size", 20) or 20
+        batch_sizes = _list(
+            "batch_sizes", raw.get("batch_sizes", [min(bs_default, data["n_train"])]),
+            lambda p, x: _int(p, x, lo=1, hi=data["n_train"]),
+        )
+        beta1, beta2_default = train.get("betas") or (0.9, 0.999)
+        beta2s = _list(
+            "beta2s", raw.get("beta2s", [beta2_default]),
+            lambda p, x: _canon_float(_num(p, x, lo=0.0, hi=1.0, hi_open=True, allowed="a number in [0, 1)")),
+        )
+        init_scales = _list(
+            "init_scales", raw.get("init_scales", [1.0]),
+            lambda p, x: _canon_float(_num(p, x, lo=0.0, lo_open=True, allowed="a finite number > 0")),
+        )
+        mps = _int("max_population_size", raw.get("max_population_size", 64), lo=1)
+        device = _str("device", raw.get("device", "cpu"), DEVICES)
+        factory = raw.get("dataset_factory")
+        if factory is not None:
+            factory = _str("dataset_factory", factory)
+            if ":" not in factory:
+                raise _bad("dataset_factory", factory, "null or 'package.module:function'")
+        cache_dir = raw.get("cache_dir")
+        if cache_dir is not None:
+            cache_dir = _str("cache_dir", str(cache_dir))
+        desc = raw.get("description", "")
+        if not isinstance(desc, str):
+            raise _bad("description", desc, "a string")
+        return cls(
+            name=name, pde=pde, data=data, model=model, parametrizations=tuple(pars), K=tuple(K),
+            lrs=tuple(lrs), seeds=tuple(seeds), batch_sizes=tuple(batch_sizes), beta2s=tuple(beta2s),
+            init_scales=tuple(init_scales), train=train, max_population_size=mps, device=device,
+            dataset_factory=factory, cache_dir=cache_dir, description=desc, base_K=base_K,
+        )
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike) -> "SweepConfig":
+        """Load a sweep from a ``.yaml``/``.yml`` or ``.json`` file."""
+        p = Path(path)
+        if not p.is_file():
+            raise ValueError(f"sweep config file not found: path={str(p)!r}")
+        text = p.read_text()
+        if p.suffix.lower() == ".json":
+            raw = json.loads(text)
+        elif p.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            raw = yaml.safe_load(text)
+        else:
+            raise ValueError(f"sweep config must be .yaml, .yml or .json; got path={str(p)!r}")
+        return cls.from_dict(raw)
+
+    def to_dict(self) -> dict:
+        """A plain dict that :meth:`from_dict` turns back into this config."""
+        train = {k: v for k, v in self.train.items() if k not in _GRID_OWNED}
+        return _jsonable({
+            "name": self.name, "description": self.description, "pde": self.pde, "data": self.data,
+            "model": self.model, "parametrizations": [dict(p) for p in self.parametrizations],
+            "base_K": self.base_K, "K": list(self.K), "lr": list(self.lrs), "seeds": list(self.seeds),
+            "batch_sizes": list(self.batch_sizes), "beta2s": list(self.beta2s),
+            "init_scales": list(self.init_scales), "train": train,
+            "max_population_size": self.max_population_size, "device": self.device,
+            "dataset_factory": self.dataset_factory, "cache_dir": self.cache_dir,
+        })
+
+    def replace(self, **changes) -> "SweepConfig":
+        """A new, re-validated config with some top-level keys changed (``lr`` for the grid)."""
+        d = self.to_dict()
+        for k, v in changes.items():
+            if k == "lrs":
+                k = "lr"
+            d[k] = copy.deepcopy(v)
+        return SweepConfig.from_dict(d)
+
+    # ---- expansion ---------------------------------------------------------------------------
+    def run_config(self, *, parametrization: Mapping, K: int, batch_size: int, lr: float, seed: int,
+                   beta2: float, init_scale: float) -> dict:
+        """The canonical config of one run (what its id hashes)."""
+        fno = FNOConfig(K=int(K), **{k: (tuple(v) if isinstance(v, list) else v) for k, v in self.model.items()})
+        train = dict(self.train)
+        for k, default in _optional_train_fields().items():  # absent from the id while at their default
+            if k in train and train[k] == default:
+                del train[k]
+        beta1 = (train.get("betas") or (0.9, 0.999))[0]
+        train.update(lr=_canon_float(lr), batch_size=int(batch_size), betas=[beta1, _canon_float(beta2)])
+        cfg = {
+            "schema": SCHEMA_VERSION,
+            "pde": self.pde,
+            "data": self.data,
+            "model": fno.to_dict(),
+            "parametrization": {"kind": parametrization["kind"], "base_K": parametrization["base_K"]},
+            "train": train,
+            "seed": int(seed),
+            "init_scale": _canon_float(init_scale),
+        }
+        if self.dataset_factory is not None:
+            cfg["dataset_factory"] = self.dataset_factory
+        return _jsonable(cfg)
+
+    def expand(self) -> list[RunSpec]:
+        """All runs of the grid, in a deterministic order (population by population)."""
+        runs = []
+        for par in self.parametrizations:
+            for K in self.K:
+                for bs in self.batch_sizes:
+                    for lr in self.lrs:
+                        for seed in self.seeds:
+                            for b2 in self.beta2s:
+                                for s in self.init_scales:
+                                    cfg = self.run_config(parametrization=par, K=K, batch_size=bs, lr=lr,
+                                                          seed=seed, beta2=b2, init_scale=s)
+                                    runs.append(RunSpec(run_id_of(cfg), cfg, _population_key(cfg)))
+        return runs
+
+    @property
+    def n_runs(self) -> int:
+        return (len(self.parametrizations) * len(self.K) * len(self.batch_sizes) * len(self.lrs)
+                * len(self.seeds) * len(self.beta2s) * len(self.init_scales))
+
+
+def _max_K(d: int, resolution: int, pads: Sequence[int]) -> int:
+    """Largest K the grid allows on the spatial axes (the time axis of navier_stokes is not checked)."""
+    if d == 1:
+        return max_modes(resolution + pads[0], last_axis=True)
+    n_space = 2 if d >= 2 else 1
+    return min(max_modes(resolution + pads[i], last_axis=(i == d - 1)) for i in range(n_space))
+
+
+def _population_key(cfg: Mapping) -> str:
+    c = copy.deepcopy(dict(cfg))
+    c.pop("seed"), c.pop("init_scale")
+    c["train"].pop("lr")
+    c["train"]["betas"] = c["train"]["betas"][:1]
+    return _canonical_json(c)
+

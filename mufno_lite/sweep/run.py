@@ -1,0 +1,299 @@
+"""Running a sweep: :func:`run_sweep`, its :class:`SweepReport`, signals, progress bars, status.
+
+Resuming and signals
+--------------------
+:func:`run_sweep` skips runs stored as done or diverged and retries failed ones.  SIGINT/SIGTERM
+set a stop flag: the trainer finishes its current step and raises ``TrainingInterrupted``; the
+population in flight is dropped (completed ones are already committed), a message says how to
+resume, and the returned :class:`SweepReport` has ``status='interrupted'`` and ``exit_code`` 130
+(SIGINT) or 143 (SIGTERM).  A second Ctrl-C raises ``KeyboardInterrupt`` at once.  A killed
+process loses at most the population in flight.  Datasets are loaded once per (pde, data config,
+device) per process and shared by the populations.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+from ..device import resolve_device
+from ..progress import progress_enabled
+from ..store import ResultsStore
+from ..train import TrainingInterrupted
+from .config import SweepConfig
+from .executors import ExecutionContext, InProcessExecutor
+from .tasks import population_tasks
+
+__all__ = ["SweepReport", "run_sweep", "sweep_status", "sweep_results"]
+
+
+@dataclass
+class SweepReport:
+    """What :func:`run_sweep` did.  ``status``: complete | partial | interrupted | dry-run."""
+
+    sweep: str
+    store: str
+    n_runs: int
+    n_skipped: int
+    n_populations: int
+    n_done: int = 0
+    n_diverged: int = 0
+    n_failed: int = 0
+    n_populations_run: int = 0
+    status: str = "complete"
+    signal: int | None = None
+    wall_time_s: float = 0.0
+    remaining: int = 0
+    resume_command: str = ""
+
+    @property
+    def exit_code(self) -> int:
+        """0, or 128 + the signal number after an interruption (130 SIGINT, 143 SIGTERM)."""
+        return 128 + int(self.signal) if self.status == "interrupted" and self.signal else 0
+
+    def summary(self) -> str:
+        return (
+            f"sweep {self.sweep!r}: {self.status} — {self.n_runs} runs in {self.n_populations} populations; "
+            f"{self.n_skipped} already stored; this session {self.n_done} done, {self.n_diverged} diverged, "
+            f"{self.n_failed} failed ({self.n_populations_run} populations); {self.remaining} still to run; "
+            f"{self.wall_time_s:.1f} s; store {self.store}"
+        )
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+class _StopFlag:
+    def __init__(self):
+        self.signum: int | None = None
+
+    def __call__(self) -> bool:
+        return self.signum is not None
+
+
+@contextmanager
+def _signal_handlers(flag: _StopFlag, enabled: bool, log: Callable[[str], None]):
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    sigs = [signal.SIGINT, signal.SIGTERM]
+    old = {}
+
+    def handler(signum, frame):
+        if flag.signum is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        if flag.signum is None:
+            flag.signum = signum
+            log(f"\n[mufno_lite] {signal.Signals(signum).name} received: finishing the current step, "
+                "then stopping (completed populations are saved; Ctrl-C again aborts now).")
+
+    for s in sigs:
+        old[s] = signal.signal(s, handler)
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+_progress_enabled = progress_enabled  # the old private name
+
+
+class _StepBar:
+    """Adapter from the trainer's progress callback to an inner tqdm bar over steps."""
+
+    def __init__(self, total: int, desc: str):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=total, desc=desc, leave=False, unit="step", dynamic_ncols=True)
+        self.n = 0
+
+    def __call__(self, *args, **kwargs):
+        step = kwargs.get("step", args[0] if args else None)
+        if isinstance(step, Mapping):
+            step = step.get("step")
+        if isinstance(step, (int, float)) and not isinstance(step, bool):
+            target = int(step)
+            if target > self.n:
+                self.bar.update(target - self.n)
+                self.n = target
+        else:
+            self.bar.update(1)
+            self.n += 1
+        loss = kwargs.get("loss")
+        if isinstance(loss, (int, float)):
+            self.bar.set_postfix(loss=f"{loss:.3g}", refresh=False)
+
+    def close(self):
+        self.bar.close()
+
+
+def sweep_status(config: SweepConfig, store: ResultsStore | str | os.PathLike | None = None):
+    """A DataFrame of the sweep's runs with their stored status (``pending`` if not stored)."""
+    import pandas as pd
+
+    st = store if isinstance(store, ResultsStore) else ResultsStore(store)
+    runs = config.expand()
+    stat = st.statuses([r.run_id for r in runs]) if st.path.exists() else {}
+    rows = []
+    for r in runs:
+        c = r.config
+        rows.append({
+            "run_id": r.run_id, "parametrization": c["parametrization"]["kind"],
+            "base_K": c["parametrization"]["base_K"], "K": c["model"]["K"], "batch_size": c["train"]["batch_size"],
+            "lr": r.lr, "seed": r.seed, "beta2": r.beta2, "init_scale": r.init_scale,
+            "status": stat.get(r.run_id, "pending"),
+        })
+    return pd.DataFrame(rows)
+
+
+def sweep_results(config: SweepConfig, store: ResultsStore | str | os.PathLike | None = None):
+    """The stored rows of exactly this config's runs (a DataFrame, as :func:`mufno_lite.store.load_results`).
+
+    A sweep name keeps listing the runs of earlier versions of its config; this keeps only the
+    runs the config expands to now.  (The one definition of "rows of exactly this config".)
+    """
+    from ..store import load_results
+
+    st = store if isinstance(store, ResultsStore) else ResultsStore(store)
+    ids = {r.run_id for r in config.expand()}
+    df = load_results(st, sweep=config.name)
+    return df[df["run_id"].isin(ids)].reset_index(drop=True)
+
+
+def run_sweep(
+    config: SweepConfig | Mapping | str | os.PathLike,
+    store: ResultsStore | str | os.PathLike | None = None,
+    *,
+    executor=None,
+    dataset_factory: Callable | None = None,
+    trainer: Callable | None = None,
+    device: str | None = None,
+    max_populations: int | None = None,
+    dry_run: bool = False,
+    progress: bool | None = None,
+    handle_signals: bool = True,
+    verbose: bool = True,
+    config_path: str | None = None,
+) -> SweepReport:
+    """Run (or resume) a sweep and record every run in the store.
+
+    Parameters
+    ----------
+    config : SweepConfig, dict or path
+        The sweep (validated before anything runs).
+    store : ResultsStore or path, optional
+        Default: ``$MUFNO_RESULTS`` or ``results/results.sqlite``.
+    executor : optional
+        Anything with ``map_populations`` (default :class:`InProcessExecutor`).
+    dataset_factory, trainer : callable, optional
+        Override the data loader and :func:`mufno_lite.train.train_population` (tests).
+    device : str, optional
+        Overrides the config's device ('cpu', 'cuda', 'auto').
+    max_populations : int, optional
+        Stop after this many populations (status ``partial``).
+    dry_run : bool
+        Plan only: count runs and populations still to run, train nothing.
+    progress : bool, optional
+        Progress bars; default on when stderr is a terminal and ``$CI`` is unset.
+    handle_signals : bool
+        Turn SIGINT/SIGTERM into a clean stop (main thread only).
+    verbose : bool
+        Print the final summary line (and the resume hint) to stderr.
+
+    Returns
+    -------
+    SweepReport
+    """
+    t0 = time.perf_counter()
+    if isinstance(config, (str, os.PathLike)):
+        config_path = config_path or str(config)
+        config = SweepConfig.from_file(config)
+    elif not isinstance(config, SweepConfig):
+        config = SweepConfig.from_dict(config)
+    if max_populations is not None and (isinstance(max_populations, bool) or not isinstance(max_populations, int)
+                                        or max_populations < 1):
+        raise ValueError(f"max_populations must be a positive integer or None; got max_populations={max_populations!r}")
+    dev = resolve_device(device or config.device)
+    st = store if isinstance(store, ResultsStore) else ResultsStore(store)
+    log = (lambda msg: print(msg, file=sys.stderr, flush=True)) if verbose else (lambda msg: None)
+
+    runs = config.expand()
+    all_tasks = population_tasks(config, runs, device=dev)
+    stored = st.statuses([r.run_id for r in runs]) if (st.path.exists() or not dry_run) else {}
+    pending = [r for r in runs if stored.get(r.run_id) not in ("done", "diverged")]
+    tasks = population_tasks(config, pending, device=dev)
+    resume = f"python -m mufno_lite sweep {config_path or '<CONFIG>'} --store {st.path}"
+    report = SweepReport(sweep=config.name, store=str(st.path), n_runs=len(runs), n_skipped=len(runs) - len(pending),
+                         n_populations=len(all_tasks), remaining=len(pending), resume_command=resume)
+    if dry_run:
+        report.status = "dry-run"
+        report.wall_time_s = time.perf_counter() - t0
+        log(report.summary())
+        return report
+
+    st.register_sweep(config.name, [r.run_id for r in runs], config.to_dict())
+    if max_populations is not None:
+        tasks = tasks[:max_populations]
+    executor = executor or InProcessExecutor()
+    flag = _StopFlag()
+    show = _progress_enabled(progress)
+    outer = None
+    if show:
+        from tqdm.auto import tqdm
+
+        outer = tqdm(total=len(pending), desc=f"{config.name}", unit="run", dynamic_ncols=True)
+
+    def step_progress(task):
+        if not show:
+            return None
+        p = task["parametrization"]
+        return _StepBar(int(task["train"].get("steps") or 0), f"{p['kind']} K={task['model']['K']}")
+
+    def on_result(task, rows):
+        st.write_rows(rows, sweeps=[config.name])
+        report.n_populations_run += 1
+        for r in rows:
+            if r["status"] == "done":
+                report.n_done += 1
+            elif r["status"] == "diverged":
+                report.n_diverged += 1
+            else:
+                report.n_failed += 1
+                if report.n_failed == 1:
+                    last = (r.get("error") or "").strip().splitlines()[-1:] or [""]
+                    log(f"[mufno_lite] population {task['task_id']} failed: {last[0]}")
+        report.remaining -= sum(1 for r in rows if r["status"] in ("done", "diverged"))
+        if outer is not None:
+            outer.update(len(rows))
+            outer.set_postfix(done=report.n_done, div=report.n_diverged, failed=report.n_failed, refresh=False)
+
+    ctx = ExecutionContext(dataset_factory=dataset_factory, trainer=trainer, should_stop=flag,
+                           step_progress=step_progress)
+    try:
+        with _signal_handlers(flag, handle_signals, log):
+            try:
+                executor.map_populations(tasks, on_result, context=ctx)
+            except TrainingInterrupted:
+                if flag.signum is None:
+                    raise
+    finally:
+        if outer is not None:
+            outer.close()
+    report.wall_time_s = time.perf_counter() - t0
+    if flag.signum is not None:
+        report.status, report.signal = "interrupted", int(flag.signum)
+    elif report.remaining > 0 or report.n_failed:
+        report.status = "partial"
+    log(report.summary())
+    if report.status == "interrupted":
+        log(f"[mufno_lite] interrupted by {signal.Signals(report.signal).name}; {report.remaining} runs still to run. "
+            f"Resume with: {resume}")
+    return report
