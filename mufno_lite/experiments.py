@@ -208,8 +208,7 @@ def run_experiment(name: str, session=None, *, preset: str | None = None, store=
     :func:`default_executor`); pass ``None`` for in-process.
     """
     from .presets import resolve_preset
-    from .store import load_results
-    from .sweep import SweepConfig, run_sweep
+    from .sweep import SweepConfig, run_sweep, sweep_results
 
     preset = preset or (session.preset if session is not None else "auto")
     store = store or (session.results_store if session is not None else None)
@@ -226,9 +225,7 @@ def run_experiment(name: str, session=None, *, preset: str | None = None, store=
     if getattr(report, "status", "complete") == "interrupted":
         raise KeyboardInterrupt(f"sweep {config.name} was interrupted; run the cell again to resume")
     # exactly the runs of this config (a sweep name may also list runs of an earlier version of it)
-    ids = {run.run_id for run in config.expand()}
-    df = load_results(store, sweep=config.name)
-    return df[df["run_id"].isin(ids)].reset_index(drop=True)
+    return sweep_results(config, store)
 
 
 def _configure_cli():
@@ -276,7 +273,7 @@ def summarize(store, preset: str | None = None, *, n_boot: int = 2000, ci: float
 
     from .analysis import add_tail_loss, bootstrap_drift, drift_summary, optimum_table
     from .presets import PRESETS
-    from .store import ResultsStore, load_results
+    from .store import ResultsStore
 
     st = store if isinstance(store, ResultsStore) else ResultsStore(store)
     optima, drifts = [], []
@@ -287,12 +284,10 @@ def summarize(store, preset: str | None = None, *, n_boot: int = 2000, ci: float
         name, _, p = sweep.partition("@")
         if name not in EXPERIMENTS or p not in PRESETS or (preset and p != preset):
             continue
-        from .sweep import SweepConfig
+        from .sweep import SweepConfig, sweep_results
 
         cfg = experiment_config(name, p)
-        ids = {run.run_id for run in SweepConfig.from_dict(cfg).expand()}
-        df = load_results(st, sweep=sweep)
-        df = df[df["run_id"].isin(ids)]
+        df = sweep_results(SweepConfig.from_dict(cfg), st)
         df = df[df["status"].isin(["done", "diverged"])]
         if df.empty:
             continue

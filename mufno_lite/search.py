@@ -140,19 +140,15 @@ def _select(tier: str = "session", only: Iterable[str] | None = None) -> list[st
 
 
 def _runs_of(store, name: str):
-    from .store import load_results
-    from .sweep import SweepConfig
+    """(rows of exactly this candidate's runs or None if it has none, the number of runs it has)."""
+    from .sweep import SweepConfig, sweep_results
 
     cfg = SweepConfig.from_dict(candidate_config(name))
-    ids = {r.run_id for r in cfg.expand()}
     try:
-        df = load_results(store, sweep=cfg.name)
+        df = sweep_results(cfg, store)
     except ValueError:
-        return None, len(ids)
-    if df.empty:
-        return None, len(ids)
-    df = df[df["run_id"].isin(ids)]
-    return df, len(ids)
+        df = None
+    return (None if df is None or df.empty else df), cfg.n_runs
 
 
 def search_table(store, names: Sequence[str] | None = None, *, n_boot: int = 2000, metric: str = "tail_train_loss"):

@@ -202,10 +202,6 @@ def _train_fields() -> dict[str, Any]:
     return out
 
 
-def _optional_train_fields() -> dict[str, Any]:
-    return dict(OPTIONAL_TRAIN_FIELDS)
-
-
 def _validate_train(train: Mapping) -> dict:
     """Type-check the train section and return the full TrainConfig dict (defaults filled)."""
     defaults = _train_fields()
@@ -499,7 +495,7 @@ class SweepConfig:
         """The canonical config of one run (what its id hashes)."""
         fno = FNOConfig(K=int(K), **{k: (tuple(v) if isinstance(v, list) else v) for k, v in self.model.items()})
         train = dict(self.train)
-        for k, default in _optional_train_fields().items():  # absent from the id while at their default
+        for k, default in OPTIONAL_TRAIN_FIELDS.items():  # absent from the id while at their default
             if k in train and train[k] == default:
                 del train[k]
         beta1 = (train.get("betas") or (0.9, 0.999))[0]
