@@ -17,7 +17,7 @@ PRESETS = ("smoke", "quick", "paper")
 SECTIONS: dict[str, dict[str, dict]] = {
     "coord_check": {
         "smoke": dict(Ks_1d=[3, 8, 16], Ks_2d=[3, 6], width=16, steps=2, seeds=[0], lr=1e-2),
-        "quick": dict(Ks_1d=[3, 8, 16, 32, 64, 128, 256, 512], Ks_2d=[3, 6, 12, 24], width=64, steps=3, seeds=[0, 1], lr=1e-2),
+        "quick": dict(Ks_1d=[3, 8, 16, 32, 64, 128, 256], Ks_2d=[3, 6, 12, 24], width=64, steps=3, seeds=[0, 1], lr=1e-2),
         "paper": dict(Ks_1d=[3, 8, 16, 32, 64, 128, 256, 512], Ks_2d=[3, 6, 12, 24], width=64, steps=5, seeds=[0, 1, 2, 3], lr=1e-2),
     },
 }

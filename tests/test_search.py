@@ -22,13 +22,19 @@ def test_every_declared_candidate_is_a_valid_sweep_with_enough_seeds():
         search._select("weekend")
 
 
-def test_quick_burgers_sweeps_are_the_chosen_candidates():
+def test_quick_burgers_sweeps_are_windows_of_the_chosen_candidates():
+    """The quick Burgers sweeps run the chosen candidates on a window of learning rates (and, for the
+    split, its first seeds): every quick run is one of the search's runs, shared through the store,
+    and the window keeps every K and parametrization of the candidate."""
     from mufno_lite.experiments import QUICK_CHOICE, experiment_config
 
     for exp, key in (("burgers_lr", "burgers"), ("burgers_lr_spectral", "burgers_spectral")):
-        a = SweepConfig.from_dict(experiment_config(exp, "quick"))
-        b = SweepConfig.from_dict(search.candidate_config(QUICK_CHOICE[key]))
-        assert {r.run_id for r in a.expand()} == {r.run_id for r in b.expand()}  # the runs are shared
+        a = SweepConfig.from_dict(experiment_config(exp, "quick")).expand()
+        b = SweepConfig.from_dict(search.candidate_config(QUICK_CHOICE[key])).expand()
+        assert {r.run_id for r in a} < {r.run_id for r in b}  # a strict subset: the runs are shared
+        assert {(r.config["model"]["K"], r.config["parametrization"]["kind"]) for r in a} == \
+            {(r.config["model"]["K"], r.config["parametrization"]["kind"]) for r in b}
+        assert len({r.lr for r in a}) >= 9
 
 
 def _row(name, sp, sp_lo, sp_hi, mup, mup_lo, mup_hi, cpu, meets, pde="burgers", grp="all"):
