@@ -42,6 +42,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from .presets import LIVE_TRAINING
+
 __all__ = ["ResultsExplorer", "LiveTraining", "HPARAMS", "plotly_bundle"]
 
 #: hyperparameters that can go on the explorer's x axis (where the table varies them)
@@ -457,10 +459,7 @@ class ResultsExplorer:
 # live training
 # ===============================================================================================
 
-_LIVE_DEFAULTS = {
-    "burgers": dict(resolution=32, max_K=16, pde_params={"nu": 0.1}),
-    "darcy": dict(resolution=16, max_K=8, pde_params={}),
-}
+_LIVE_DEFAULTS = LIVE_TRAINING  # data per PDE (sizes live in mufno_lite.presets)
 
 
 class LiveTraining:

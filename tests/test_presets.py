@@ -47,3 +47,38 @@ def test_run_ids_of_every_experiment_are_pinned(key):
 def test_every_experiment_and_preset_is_pinned():
     pinned = {k for k in RUN_ID_DIGESTS}
     assert pinned == {f"{n}@{p}" for n in experiments.EXPERIMENTS for p in presets.PRESETS if p != "quick"}
+
+
+def test_the_split_lr_sweeps_hold_the_other_groups_at_the_spectral_candidates_fixed_lr():
+    from mufno_lite import search
+
+    fixed = {search.CANDIDATES[n][1]["train"].get("lr_fixed") for n in search.CANDIDATES if n.endswith("_spectral")}
+    assert fixed == {presets.SPLIT_LR_FIXED}
+    for p in ("smoke", "paper"):
+        assert experiments.experiment_config("burgers_lr_spectral", p)["train"]["lr_fixed"] == presets.SPLIT_LR_FIXED
+
+
+def test_sections_are_copies_and_cover_every_preset():
+    for name, per in presets.SECTIONS.items():
+        assert set(per) == set(presets.PRESETS), name
+    a = presets.section("explore", "smoke")
+    a["K"].append(99)
+    assert presets.section("explore", "smoke")["K"] == [2, 4]
+    assert presets.section("limits", "quick")["widths"] == presets.WIDTHS["quick"]
+    with pytest.raises(ValueError, match="section must be one of"):
+        presets.section("nope", "smoke")
+
+
+def test_experiments_hold_no_sizes_of_their_own():
+    """Every experiment's config is its base's, changed only where presets.EXPERIMENT_SIZES says."""
+    import ast
+    import pathlib
+
+    tree = ast.parse(pathlib.Path(experiments.__file__).read_text())
+    keys = ("K", "lr", "seeds", "width", "resolution", "steps", "n_train", "batch_sizes")
+    literal = (ast.List, ast.Dict, ast.Constant)
+    sizes = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Dict) and any(
+        isinstance(k, ast.Constant) and k.value in keys and isinstance(v, literal) for k, v in zip(n.keys, n.values))]
+    sizes += [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Call) and any(
+        kw.arg in keys and isinstance(kw.value, literal) for kw in n.keywords)]
+    assert not sizes, f"size literals in experiments.py at lines {sizes}"
