@@ -430,11 +430,19 @@ def check_resolution_for_modes(pde: str, resolution: int, modes, n_t: Optional[i
 
     Why the spatial axes use the stricter, non-rFFT limit even where the model's rFFT axis
     would take one mode more (the sweep checks K with :func:`~mufno_lite.fno.max_modes` per
-    axis, so a 1-D sweep at resolution 32 allows K = 17): on a spatial axis the extra mode is
-    the Nyquist frequency, which a real field sampled on ``s`` points represents by a cosine
-    only (its sine part is aliased to zero), so data meant to exercise ``modes`` modes should
-    resolve them without it.  The time axis has no such recommendation (tested in
-    ``tests/test_sweep_package.py``).
+    axis, so a 1-D sweep at resolution 32 allows K = 17), precisely:
+
+    * even ``s``: the extra mode is frequency ``s/2``, the Nyquist frequency, which a real field
+      sampled on ``s`` points represents by a cosine only (its sine samples are all zero), so
+      data meant to exercise ``modes`` modes should resolve them without it;
+    * odd ``s``: there is no Nyquist frequency and frequency ``s // 2`` is fully resolved, so here
+      the rule is one mode more conservative than the data need.  It is kept parity-independent
+      on purpose: it is then the model's own limit on its non-rFFT axes, so data that pass this
+      check fit the model on *every* axis, whatever the dimension.
+
+    The time axis has no such recommendation.  Both statements are tested in
+    ``tests/test_sweep_package.py`` (``test_largest_K_data_check_and_model_limit`` and
+    ``test_why_the_data_limit_leaves_out_one_rfft_mode``).
 
     Parameters
     ----------
