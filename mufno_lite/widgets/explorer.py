@@ -244,18 +244,13 @@ class ResultsExplorer:
         """
         c = self.controls
         with self._quiet():
-            if pde is not None:
-                opts = list(c["pde"].options)
-                if pde not in opts:
-                    raise ValueError(f"pde must be one of {opts}; got pde={pde!r}")
-                c["pde"].value = pde
-                self._refresh_options()
-            if sweep is not None:
-                opts = list(c["sweep"].options)
-                if sweep not in opts:
-                    raise ValueError(f"sweep must be one of {opts}; got sweep={sweep!r}")
-                c["sweep"].value = sweep
-                self._refresh_options()
+            for name, value in (("pde", pde), ("sweep", sweep)):  # each choice narrows the next one's options
+                if value is not None:
+                    opts = list(c[name].options)
+                    if value not in opts:
+                        raise ValueError(f"{name} must be one of {opts}; got {name}={value!r}")
+                    c[name].value = value
+                    self._refresh_options()
             if parametrizations is not None:
                 pars = [parametrizations] if isinstance(parametrizations, str) else list(parametrizations)
                 opts = [v for _, v in c["parametrizations"].options]
