@@ -1,41 +1,24 @@
-"""The paper's experiments as named sweeps, one definition per preset.
+"""The paper's experiments as named sweeps, composed from the sizes in :mod:`mufno_lite.presets`.
 
 A notebook asks for an experiment by name (``run_experiment("burgers_lr", S)``); the sweep runs
 through the shared results store, so runs another notebook already trained are reused (a run's
 id is the hash of its full config), and an interrupted notebook resumes where it stopped.
 
-Sizes per preset are chosen so that ``smoke`` runs in seconds (CI), ``quick`` shows the paper's
-effects on a 2-core CPU, and ``paper`` follows the paper (4 Fourier layers, width 64, GELU, Adam,
-element-wise gradient clipping at 0.01, its K ranges) for a GPU.  The choices for ``quick`` and
-what they showed are documented in the notebooks and in ``figures/manifest.json``.
+This module holds no sizes: :data:`mufno_lite.presets.BASES` has each PDE's base sweep per preset and
+:data:`mufno_lite.presets.EXPERIMENT_SIZES` what each experiment changes; :data:`EXPERIMENTS` is
+their composition (name → preset → sweep config without name).
 """
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Mapping
+
+from .presets import BASES as _BASE_SIZES
+from .presets import EXPERIMENT_SIZES, PRESETS, QUICK_CHOICE, WIDTHS  # noqa: F401  (QUICK_CHOICE, WIDTHS: old names)
 
 __all__ = ["EXPERIMENTS", "experiment_config", "run_experiment", "summarize"]
 
-
-# ---- shared bases ---------------------------------------------------------------------------
-_SMOKE_TRAIN = {"steps": 20, "schedule": "cosine", "clip": 0.01}
-_SMOKE_MODEL = {"width": 8, "n_layers": 2, "projection_width": 16}
-
-#: The search's choice for the quick preset (``python -m mufno_lite search-quick``; the declared rule
-#: is in :mod:`mufno_lite.search` and the README).  The quick Burgers sweeps are these candidates on a
-#: window of learning rates around their optima (so their runs are a subset of the search's runs).
-#: Applied on 2026-11-24 to the session tier: no candidate met the criterion; the rule's fallback
-#: (most negative SP drift among global-LR Burgers candidates) gave burgers_nu1e-2_w16.
-#:
-#: The quick budget.  ``quick`` must reproduce every notebook in at most 60 minutes on 2 cores from an
-#: empty store (issue 9; the aim is 30).  Measured on one core: ~3 s per Burgers run (width 16,
-#: 128 points, 400 steps), ~6 s per Darcy run at 16² (~24 s at 32²), ~10 s per Navier–Stokes run.
-#: So Darcy runs at 16² with K 3 → 8, notebooks 7–10 use three seeds on windows of the learning-rate
-#: grid that bracket burgers_lr's and darcy_lr's optima, and the sizes add up to about 90 CPU-minutes
-#: of training (45 minutes on two processes); the README gives the measured wall time.
-QUICK_CHOICE = {"burgers": "burgers_nu1e-2_w16", "burgers_spectral": "burgers_nu1e-2_w16_spectral"}
-#: zero-mean classic FNO initial data (the targets carry energy beyond small K; see notebook 4)
-_BURGERS_DATA = {"ic_zero_mean": True, "ic_alpha": 2.5, "ic_tau": 7.0, "ic_sigma": 49.0}
+_MERGED = ("train", "model", "data")  # keys whose dict values are merged into the base's
 
 
 def _candidate(name: str) -> dict:
@@ -44,143 +27,35 @@ def _candidate(name: str) -> dict:
     return copy.deepcopy(CANDIDATES[name][1])
 
 
-BASES: dict[str, dict[str, dict]] = {
-    "burgers": {
-        "smoke": dict(pde="burgers", data={"resolution": 32, "n_train": 40, "n_test": 10, "seed": 0,
-                                           "params": dict(_BURGERS_DATA, nu=1e-2)}, model=_SMOKE_MODEL,
-                      K=[2, 4], lr=[1e-3, 3e-3, 1e-2, 3e-2], seeds=[0, 1, 2], batch_sizes=[10], train=_SMOKE_TRAIN),
-        # the chosen candidate on a 13-point window around its optima (its runs are the search's own)
-        "quick": dict(_candidate(QUICK_CHOICE["burgers"]), lr={"start": -2.75, "stop": -1.25, "per_decade": 8}),
-        "paper": dict(pde="burgers", data={"resolution": 1024, "n_train": 1000, "n_test": 200, "seed": 0,
-                                           "params": dict(_BURGERS_DATA, nu=1e-3)},
-                      model={"width": 64, "n_layers": 4, "projection_width": 128},
-                      K=[3, 8, 16, 32, 64, 128, 256, 512], lr={"start": -4.0, "stop": -1.5, "per_decade": 8},
-                      seeds=[0, 1, 2], batch_sizes=[20], train={"steps": 5000, "schedule": "cosine", "clip": 0.01}),
-    },
-    "darcy": {
-        "smoke": dict(pde="darcy", data={"resolution": 16, "n_train": 40, "n_test": 10, "seed": 0}, model=_SMOKE_MODEL,
-                      K=[2, 4], lr=[1e-3, 3e-3, 1e-2, 3e-2], seeds=[0], batch_sizes=[10], train=_SMOKE_TRAIN),
-        # 16² (padding 2: the same 1/8 of the domain as 4 at 32²), K 3 → 8: ~6 s per run on one core,
-        # a quarter of 32²'s cost, so four Darcy notebooks fit the quick budget (see QUICK_CHOICE)
-        "quick": dict(pde="darcy", data={"resolution": 16, "n_train": 500, "n_test": 100, "seed": 0},
-                      model={"width": 16, "n_layers": 4, "projection_width": 64, "padding": 2},
-                      K=[3, 8], lr={"start": -2.375, "stop": -1.125, "per_decade": 8}, seeds=[0, 1, 2, 3],
-                      batch_sizes=[20], train={"steps": 250, "schedule": "cosine", "clip": 0.01, "normalize_y": True}),
-        "paper": dict(pde="darcy", data={"resolution": 85, "n_train": 1000, "n_test": 200, "seed": 0},
-                      model={"width": 64, "n_layers": 4, "projection_width": 128, "padding": 9},
-                      K=[3, 6, 12, 16, 24], lr={"start": -4.0, "stop": -1.5, "per_decade": 8}, seeds=[0, 1, 2],
-                      batch_sizes=[20], train={"steps": 5000, "schedule": "cosine", "clip": 0.01, "normalize_y": True}),
-    },
-    "navier_stokes": {
-        "smoke": dict(pde="navier_stokes", data={"resolution": 16, "n_train": 8, "n_test": 4, "seed": 0, "params": {"n_t": 4}},
-                      model=_SMOKE_MODEL, K=[2, 3], lr=[1e-3, 3e-3, 1e-2], seeds=[0], batch_sizes=[4], train=_SMOKE_TRAIN),
-        "quick": dict(pde="navier_stokes", data={"resolution": 16, "n_train": 60, "n_test": 20, "seed": 0, "params": {"n_t": 8}},
-                      model={"width": 12, "n_layers": 4, "projection_width": 32},
-                      K=[3, 5], lr={"start": -1.625, "stop": -0.875, "per_decade": 8}, seeds=[0, 1, 2],
-                      batch_sizes=[10], train={"steps": 150, "schedule": "cosine", "clip": 0.01}),
-        "paper": dict(pde="navier_stokes", data={"resolution": 64, "n_train": 800, "n_test": 200, "seed": 0, "params": {"n_t": 64}},
-                      model={"width": 64, "n_layers": 4, "projection_width": 128},
-                      K=[3, 6, 12, 16, 24], lr={"start": -4.0, "stop": -1.5, "per_decade": 8}, seeds=[0, 1, 2],
-                      batch_sizes=[10], train={"steps": 5000, "schedule": "cosine", "clip": 0.01}),
-    },
-}
+def _apply(cfg: dict, change: Mapping) -> dict:
+    for key, val in copy.deepcopy(dict(change)).items():
+        if key != "search_candidate":
+            cfg[key] = {**cfg[key], **val} if key in _MERGED and isinstance(val, dict) else val
+    return cfg
 
 
-def _lr_sweep(pde: str) -> dict[str, dict]:
-    return {p: dict(BASES[pde][p], parametrizations=["sp", "mup"]) for p in BASES[pde]}
+def _resolve(cfg: Mapping) -> dict:
+    """A preset entry as a sweep config: a search candidate's config with the entry's other keys
+    applied to it, or a copy of the entry."""
+    return _apply(_candidate(cfg["search_candidate"]), cfg) if "search_candidate" in cfg else copy.deepcopy(dict(cfg))
 
 
-def _darcy_variant(**override) -> dict[str, dict]:
-    out = {}
-    for p, base in BASES["darcy"].items():
-        cfg = copy.deepcopy(base)
-        for key, val in override.get(p, {}).items():
-            if key == "train":
-                cfg["train"] = {**cfg["train"], **val}
-            else:
-                cfg[key] = val
-        cfg["parametrizations"] = ["sp", "mup"]
-        out[p] = cfg
-    return out
+def _compose(spec: Mapping, preset: str) -> dict:
+    """An experiment's config under a preset: its base with the preset's changes applied."""
+    change = spec.get(preset, {})
+    if "search_candidate" in change:
+        cfg = _resolve(change)
+    else:
+        cfg = _apply(_resolve(_BASE_SIZES[spec["base"]][preset]), change)
+    cfg.setdefault("parametrizations", ["sp", "mup"])
+    return cfg
 
 
-EXPERIMENTS: dict[str, dict[str, dict]] = {
-    "burgers_lr": _lr_sweep("burgers"),
-    "darcy_lr": _lr_sweep("darcy"),
-    "navier_stokes_lr": _lr_sweep("navier_stokes"),
-    # batch size and Adam β2 (paper §5, Darcy): one fixed LR, near the optimum of darcy_lr at this preset
-    # (quick: 10^-1.875, so the batch-20 / default-β2 runs are darcy_lr's own runs, reused)
-    "darcy_batch": _darcy_variant(
-        smoke={"lr": [3e-3], "batch_sizes": [5, 10, 20]},
-        quick={"lr": [10 ** -1.875], "seeds": [0, 1, 2], "batch_sizes": [5, 10, 20, 40]},
-        paper={"lr": [10 ** -2.5], "batch_sizes": [5, 10, 20, 40, 80]},
-    ),
-    "darcy_beta2": _darcy_variant(
-        smoke={"lr": [3e-3], "beta2s": [0.9, 0.99]},
-        quick={"lr": [10 ** -1.875], "seeds": [0, 1, 2], "beta2s": [0.9, 0.98, 0.995, 0.999]},
-        paper={"lr": [10 ** -2.5], "beta2s": [0.9, 0.95, 0.98, 0.99, 0.995, 0.999]},
-    ),
-    # PINO: data loss + weighted Darcy residual
-    "darcy_pino_lr": _darcy_variant(
-        smoke={"train": {"pino_weight": 0.1}},
-        quick={"lr": {"start": -2.125, "stop": -1.375, "per_decade": 8}, "seeds": [0, 1, 2],
-               "train": {"pino_weight": 0.1}},
-        paper={"train": {"pino_weight": 0.1}},
-    ),
-}
-
-
-def _burgers_variant(**per_preset) -> dict[str, dict]:
-    out = {}
-    for p, base in BASES["burgers"].items():
-        cfg = copy.deepcopy(base)
-        for key, val in per_preset.get(p, {}).items():
-            cfg[key] = {**cfg[key], **val} if key in ("train", "model", "data") and isinstance(val, dict) else val
-        cfg.setdefault("parametrizations", ["sp", "mup"])
-        out[p] = cfg
-    return out
-
-
-def _spectral_split(quick_name: str) -> dict[str, dict]:
-    """The mechanism: only the spectral group's LR is swept; the other groups train at a fixed LR."""
-    out = _lr_sweep("burgers")
-    # the candidate on 9 learning rates around its optima and its first four seeds (runs shared with the search)
-    out["quick"] = dict(_candidate(quick_name), parametrizations=["sp", "mup"], seeds=[0, 1, 2, 3],
-                        lr={"start": -2.5, "stop": -1.5, "per_decade": 8})
-    fixed = out["quick"]["train"]["lr_fixed"]
-    for p in ("smoke", "paper"):
-        out[p] = copy.deepcopy(out[p])
-        out[p]["train"] = {**out[p]["train"], "lr_group": "spectral", "lr_fixed": fixed}
-    return out
-
-
-EXPERIMENTS["burgers_lr_spectral"] = _spectral_split(QUICK_CHOICE["burgers_spectral"])
-
-# notebook 10's quick sweeps: three seeds on a window around burgers_lr's optima (subsets of its runs)
-_LIMITS_LR = {"start": -2.375, "stop": -1.625, "per_decade": 8}
-_LIMITS_LR_WIDE = {"start": -2.5, "stop": -1.5, "per_decade": 8}  # K = 2 … 4 spans a wider range of optima
-
-EXPERIMENTS.update({
-    # notebook 1: a two-minute demo on a laptop (a small Burgers model, two K, one seed)
-    "overview_demo": _burgers_variant(
-        quick={"data": {"resolution": 128}, "model": {"width": 16, "projection_width": 64}, "K": [3, 64],
-               "lr": {"start": -3.0, "stop": -1.5, "per_decade": 4}, "seeds": [0], "train": {"steps": 200}},
-        paper={"K": [3, 128], "seeds": [0]},
-    ),
-    # notebook 10, limits: very small K; no clipping (compare with burgers_lr's clip = 0.01)
-    "burgers_small_K": _burgers_variant(quick={"K": [2, 3, 4], "seeds": [0, 1, 2], "lr": _LIMITS_LR_WIDE},
-                                        paper={"K": [2, 3, 4, 6]}),
-    "burgers_noclip": _burgers_variant(
-        smoke={"train": {"clip": None}}, quick={"seeds": [0, 1, 2], "lr": _LIMITS_LR, "train": {"clip": None}},
-        paper={"K": [3, 512], "train": {"clip": None}},
-    ),
-    # notebook 10, limits: width and K together (μP-FNO scales K only; run once per width)
-    "burgers_width": _burgers_variant(smoke={"parametrizations": ["mup"]},
-                                      quick={"seeds": [0, 1, 2], "lr": _LIMITS_LR, "parametrizations": ["mup"]},
-                                      paper={"K": [3, 512], "parametrizations": ["mup"]}),
-})
-
-WIDTHS = {"smoke": [4, 8], "quick": [16, 32], "paper": [32, 64, 128]}
+#: each PDE's base sweep per preset (search candidates resolved)
+BASES: dict[str, dict[str, dict]] = {pde: {p: _resolve(c) for p, c in per.items()} for pde, per in _BASE_SIZES.items()}
+#: experiment name -> preset -> sweep config (without name)
+EXPERIMENTS: dict[str, dict[str, dict]] = {name: {p: _compose(spec, p) for p in PRESETS}
+                                           for name, spec in EXPERIMENT_SIZES.items()}
 
 
 def experiment_config(name: str, preset: str) -> dict[str, Any]:

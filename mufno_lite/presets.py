@@ -1,24 +1,207 @@
-"""Presets: one switch that sets every size in a notebook.
+"""Presets: one switch that sets every size, and the one place where the sizes live.
 
 ``smoke``  CI: seconds per notebook, checks that everything runs (numbers are not meaningful).
 ``quick``  a 2-core laptop CPU: the whole set in about an hour, every figure meaningful.
 ``paper``  the paper's sizes, for a GPU.
 ``auto``   ``$MUFNO_PRESET`` if set, else ``paper`` where CUDA is available, else ``quick``.
 
-Each notebook section reads its own block with :func:`section`.
+What is here, per preset:
+
+* :data:`BASES` — each PDE's base sweep (data, model, K, learning-rate grid, seeds, training);
+* :data:`EXPERIMENT_SIZES` — each named experiment: the base it starts from and what it changes
+  per preset (:mod:`mufno_lite.experiments` composes the two into sweep configs);
+* :data:`SECTIONS` — the sizes a notebook section or widget uses outside the experiments; read one
+  with :func:`section` (or ``Session.section`` in a notebook).
+
+The ``quick`` Burgers sweeps are candidates of the recorded search (:mod:`mufno_lite.search`, which
+declares their sizes): an entry ``{"search_candidate": name}`` stands for that candidate's config,
+and :data:`QUICK_CHOICE` names the ones the search's rule chose.
+
+Sizes per preset are chosen so that ``smoke`` runs in seconds (CI), ``quick`` shows the paper's
+effects on a 2-core CPU, and ``paper`` follows the paper (4 Fourier layers, width 64, GELU, Adam,
+element-wise gradient clipping at 0.01, its K ranges) for a GPU.  The choices for ``quick`` and
+what they showed are documented in the notebooks and in ``figures/manifest.json``.
 """
 from __future__ import annotations
 
 import copy
 import os
 
+__all__ = ["PRESETS", "BASES", "EXPERIMENT_SIZES", "SECTIONS", "QUICK_CHOICE", "PAPER_K", "WIDTHS", "LIVE_TRAINING",
+           "resolve_preset", "section"]
+
 PRESETS = ("smoke", "quick", "paper")
 
+#: The search's choice for the quick preset (``python -m mufno_lite search-quick``; the declared rule
+#: is in :mod:`mufno_lite.search` and the README).  The quick Burgers sweeps are these candidates on a
+#: window of learning rates around their optima (so their runs are a subset of the search's runs).
+#: Applied on 2026-11-24 to the session tier: no candidate met the criterion; the rule's fallback
+#: (most negative SP drift among global-LR Burgers candidates) gave burgers_nu1e-2_w16.
+#:
+#: The quick budget.  ``quick`` must reproduce every notebook in at most 60 minutes on 2 cores from an
+#: empty store and data cache (issue 9; the aim is 30).  Measured on one core: ~3 s per Burgers run
+#: (width 16, 128 points, 400 steps), ~6 s per Darcy run at 16² (~24 s at 32²), ~10 s per
+#: Navier–Stokes run.  So Darcy runs at 16² with K 3 → 8, notebooks 6–10 use three seeds on windows of
+#: the learning-rate grid that bracket the optima, and the sizes add up to about 90 CPU-minutes of
+#: training (45 minutes on two processes); the README gives the measured wall time.
+QUICK_CHOICE = {"burgers": "burgers_nu1e-2_w16", "burgers_spectral": "burgers_nu1e-2_w16_spectral"}
+#: the fixed LR of the other groups in the split-LR sweeps (the spectral candidates' ``lr_fixed``)
+SPLIT_LR_FIXED = 10 ** -2.5
+
+#: the paper's K ranges per PDE
+PAPER_K = {"burgers": [3, 8, 16, 32, 64, 128, 256, 512], "darcy": [3, 6, 12, 16, 24],
+           "navier_stokes": [3, 6, 12, 16, 24]}
+_PAPER_MODEL = {"width": 64, "n_layers": 4, "projection_width": 128}
+_PAPER_LR = {"start": -4.0, "stop": -1.5, "per_decade": 8}
+_PAPER_TRAIN = {"steps": 5000, "schedule": "cosine", "clip": 0.01}
+_SMOKE_TRAIN = {"steps": 20, "schedule": "cosine", "clip": 0.01}
+_SMOKE_MODEL = {"width": 8, "n_layers": 2, "projection_width": 16}
+#: zero-mean classic FNO initial data (the targets carry energy beyond small K; see notebook 4)
+_BURGERS_DATA = {"ic_zero_mean": True, "ic_alpha": 2.5, "ic_tau": 7.0, "ic_sigma": 49.0}
+
+# ---- the base sweep of each PDE --------------------------------------------------------------
+BASES: dict[str, dict[str, dict]] = {
+    "burgers": {
+        "smoke": dict(pde="burgers", data={"resolution": 32, "n_train": 40, "n_test": 10, "seed": 0,
+                                           "params": dict(_BURGERS_DATA, nu=1e-2)}, model=_SMOKE_MODEL,
+                      K=[2, 4], lr=[1e-3, 3e-3, 1e-2, 3e-2], seeds=[0, 1, 2], batch_sizes=[10], train=_SMOKE_TRAIN),
+        # the chosen candidate on a 13-point window around its optima
+        "quick": {"search_candidate": QUICK_CHOICE["burgers"], "lr": {"start": -2.75, "stop": -1.25, "per_decade": 8}},
+        "paper": dict(pde="burgers", data={"resolution": 1024, "n_train": 1000, "n_test": 200, "seed": 0,
+                                           "params": dict(_BURGERS_DATA, nu=1e-3)},
+                      model=_PAPER_MODEL, K=PAPER_K["burgers"], lr=_PAPER_LR, seeds=[0, 1, 2], batch_sizes=[20],
+                      train=_PAPER_TRAIN),
+    },
+    "darcy": {
+        "smoke": dict(pde="darcy", data={"resolution": 16, "n_train": 40, "n_test": 10, "seed": 0}, model=_SMOKE_MODEL,
+                      K=[2, 4], lr=[1e-3, 3e-3, 1e-2, 3e-2], seeds=[0], batch_sizes=[10], train=_SMOKE_TRAIN),
+        # 16² (padding 2: the same 1/8 of the domain as 4 at 32²), K 3 → 8: ~6 s per run on one core,
+        # a quarter of 32²'s cost, so four Darcy notebooks fit the quick budget (see QUICK_CHOICE)
+        "quick": dict(pde="darcy", data={"resolution": 16, "n_train": 500, "n_test": 100, "seed": 0},
+                      model={"width": 16, "n_layers": 4, "projection_width": 64, "padding": 2},
+                      K=[3, 8], lr={"start": -2.375, "stop": -1.125, "per_decade": 8}, seeds=[0, 1, 2, 3],
+                      batch_sizes=[20], train={"steps": 250, "schedule": "cosine", "clip": 0.01, "normalize_y": True}),
+        "paper": dict(pde="darcy", data={"resolution": 85, "n_train": 1000, "n_test": 200, "seed": 0},
+                      model=dict(_PAPER_MODEL, padding=9), K=PAPER_K["darcy"], lr=_PAPER_LR, seeds=[0, 1, 2],
+                      batch_sizes=[20], train=dict(_PAPER_TRAIN, normalize_y=True)),
+    },
+    "navier_stokes": {
+        "smoke": dict(pde="navier_stokes", data={"resolution": 16, "n_train": 8, "n_test": 4, "seed": 0, "params": {"n_t": 4}},
+                      model=_SMOKE_MODEL, K=[2, 3], lr=[1e-3, 3e-3, 1e-2], seeds=[0], batch_sizes=[4], train=_SMOKE_TRAIN),
+        "quick": dict(pde="navier_stokes", data={"resolution": 16, "n_train": 60, "n_test": 20, "seed": 0, "params": {"n_t": 8}},
+                      model={"width": 12, "n_layers": 4, "projection_width": 32},
+                      K=[3, 5], lr={"start": -1.625, "stop": -0.875, "per_decade": 8}, seeds=[0, 1, 2],
+                      batch_sizes=[10], train={"steps": 150, "schedule": "cosine", "clip": 0.01}),
+        "paper": dict(pde="navier_stokes", data={"resolution": 64, "n_train": 800, "n_test": 200, "seed": 0, "params": {"n_t": 64}},
+                      model=_PAPER_MODEL, K=PAPER_K["navier_stokes"], lr=_PAPER_LR, seeds=[0, 1, 2],
+                      batch_sizes=[10], train=_PAPER_TRAIN),
+    },
+}
+
+# ---- the named experiments: a base and its changes per preset --------------------------------
+# notebook 10's quick windows (K = 2 … 4 spans a wider range of optima)
+_LIMITS_LR = {"start": -2.375, "stop": -1.625, "per_decade": 8}
+_LIMITS_LR_WIDE = {"start": -2.5, "stop": -1.5, "per_decade": 8}
+
+# A preset's entry changes top-level keys of the base; ``train``, ``model`` and ``data`` given as a
+# dict are merged into the base's.  ``{"search_candidate": name}`` replaces the whole config by that
+# candidate of the search.  Every experiment compares ``sp`` and ``mup`` unless it says otherwise.
+EXPERIMENT_SIZES: dict[str, dict] = {
+    "burgers_lr": {"base": "burgers"},
+    "darcy_lr": {"base": "darcy"},
+    "navier_stokes_lr": {"base": "navier_stokes"},
+    # batch size and Adam β2 (paper §5, Darcy): one fixed LR, near the optimum of darcy_lr at this preset
+    # (quick: 10^-1.875, so the batch-20 / default-β2 runs are darcy_lr's own runs, reused)
+    "darcy_batch": {
+        "base": "darcy",
+        "smoke": {"lr": [3e-3], "batch_sizes": [5, 10, 20]},
+        "quick": {"lr": [10 ** -1.875], "seeds": [0, 1, 2], "batch_sizes": [5, 10, 20, 40]},
+        "paper": {"lr": [10 ** -2.5], "batch_sizes": [5, 10, 20, 40, 80]},
+    },
+    "darcy_beta2": {
+        "base": "darcy",
+        "smoke": {"lr": [3e-3], "beta2s": [0.9, 0.99]},
+        "quick": {"lr": [10 ** -1.875], "seeds": [0, 1, 2], "beta2s": [0.9, 0.98, 0.995, 0.999]},
+        "paper": {"lr": [10 ** -2.5], "beta2s": [0.9, 0.95, 0.98, 0.99, 0.995, 0.999]},
+    },
+    # PINO: data loss + weighted Darcy residual
+    "darcy_pino_lr": {
+        "base": "darcy",
+        "smoke": {"train": {"pino_weight": 0.1}},
+        "quick": {"lr": {"start": -2.125, "stop": -1.375, "per_decade": 8}, "seeds": [0, 1, 2],
+                  "train": {"pino_weight": 0.1}},
+        "paper": {"train": {"pino_weight": 0.1}},
+    },
+    # the mechanism: only the spectral group's LR is swept; the other groups train at a fixed LR
+    "burgers_lr_spectral": {
+        "base": "burgers",
+        "smoke": {"train": {"lr_group": "spectral", "lr_fixed": SPLIT_LR_FIXED}},
+        # the candidate on 9 learning rates around its optima and its first four seeds
+        "quick": {"search_candidate": QUICK_CHOICE["burgers_spectral"], "seeds": [0, 1, 2, 3],
+                  "lr": {"start": -2.5, "stop": -1.5, "per_decade": 8}},
+        "paper": {"train": {"lr_group": "spectral", "lr_fixed": SPLIT_LR_FIXED}},
+    },
+    # notebook 1: a two-minute demo on a laptop (a small Burgers model, two K, one seed)
+    "overview_demo": {
+        "base": "burgers",
+        "quick": {"data": {"resolution": 128}, "model": {"width": 16, "projection_width": 64}, "K": [3, 64],
+                  "lr": {"start": -3.0, "stop": -1.5, "per_decade": 4}, "seeds": [0], "train": {"steps": 200}},
+        "paper": {"K": [3, 128], "seeds": [0]},
+    },
+    # notebook 10, limits: very small K; no clipping (compare with burgers_lr's clip = 0.01)
+    # (quick: three seeds on a window around burgers_lr's optima, so their runs are subsets of its runs)
+    "burgers_small_K": {"base": "burgers", "quick": {"K": [2, 3, 4], "seeds": [0, 1, 2], "lr": _LIMITS_LR_WIDE},
+                        "paper": {"K": [2, 3, 4, 6]}},
+    "burgers_noclip": {
+        "base": "burgers",
+        "smoke": {"train": {"clip": None}},
+        "quick": {"seeds": [0, 1, 2], "lr": _LIMITS_LR, "train": {"clip": None}},
+        "paper": {"K": [3, 512], "train": {"clip": None}},
+    },
+    # notebook 10, limits: width and K together (μP-FNO scales K only; run once per width, see WIDTHS)
+    "burgers_width": {
+        "base": "burgers",
+        "smoke": {"parametrizations": ["mup"]},
+        "quick": {"seeds": [0, 1, 2], "lr": _LIMITS_LR, "parametrizations": ["mup"]},
+        "paper": {"K": [3, 512], "parametrizations": ["mup"]},
+    },
+}
+
+#: the widths notebook 10 runs ``burgers_width`` at
+WIDTHS = {"smoke": [4, 8], "quick": [16, 32], "paper": [32, 64, 128]}
+
+#: :class:`mufno_lite.widgets.LiveTraining`'s data per PDE (any preset: the widget is interactive)
+LIVE_TRAINING = {
+    "burgers": dict(resolution=32, max_K=16, pde_params={"nu": 0.1}),
+    "darcy": dict(resolution=16, max_K=8, pde_params={}),
+}
+
+
+def _every_preset(**sizes) -> dict[str, dict]:
+    return {p: dict(sizes) for p in PRESETS}
+
+
+# ---- notebook sections -----------------------------------------------------------------------
 SECTIONS: dict[str, dict[str, dict]] = {
+    # notebook 3: the K-coordinate check
     "coord_check": {
         "smoke": dict(Ks_1d=[3, 8, 16], Ks_2d=[3, 6], width=16, steps=2, seeds=[0], lr=1e-2),
         "quick": dict(Ks_1d=[3, 8, 16, 32, 64, 128, 256], Ks_2d=[3, 6, 12, 24], width=64, steps=3, seeds=[0, 1], lr=1e-2),
         "paper": dict(Ks_1d=[3, 8, 16, 32, 64, 128, 256, 512], Ks_2d=[3, 6, 12, 24], width=64, steps=5, seeds=[0, 1, 2, 3], lr=1e-2),
+    },
+    # notebook 2: parameter counts over the paper's K ranges (a table, the same under every preset)
+    "parameter_growth": _every_preset(Ks={1: PAPER_K["burgers"], 2: PAPER_K["darcy"], 3: PAPER_K["navier_stokes"]},
+                                      width=64, n_layers=4),
+    # notebook 10: the widths of the width × K sweep
+    "limits": {p: dict(widths=WIDTHS[p]) for p in PRESETS},
+    # notebook 11: the fallback Burgers sweep when the store has no Burgers runs yet
+    "explore": {
+        "smoke": dict(width=8, n_layers=2, K=[2, 4], resolution=32, n_train=40, n_test=10, steps=30,
+                      lr=dict(start=-3.0, stop=-1.5, per_decade=2), seeds=[0], batch_size=10),
+        "quick": dict(width=16, n_layers=4, K=[3, 8, 16, 32], resolution=64, n_train=200, n_test=40, steps=200,
+                      lr=dict(start=-3.5, stop=-1.75, per_decade=4), seeds=[0, 1], batch_size=20),
+        "paper": dict(width=32, n_layers=4, K=[3, 8, 16, 32, 64], resolution=256, n_train=1000, n_test=200, steps=400,
+                      lr=dict(start=-3.25, stop=-1.875, per_decade=8), seeds=[0, 1], batch_size=20),
     },
 }
 
@@ -40,7 +223,11 @@ def resolve_preset(preset: str = "auto") -> str:
 
 
 def section(name: str, preset: str = "auto") -> dict:
-    """The settings of one notebook section under a preset (a copy: safe to edit)."""
+    """The settings of one notebook section under a preset (a copy: safe to edit).
+
+    >>> section("limits", "smoke")
+    {'widths': [4, 8]}
+    """
     if name not in SECTIONS:
         raise ValueError(f"section must be one of {sorted(SECTIONS)}; got section={name!r}")
     return copy.deepcopy(SECTIONS[name][resolve_preset(preset)])

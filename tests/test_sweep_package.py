@@ -155,6 +155,29 @@ def test_largest_K_data_check_and_model_limit(n):
         SweepConfig.from_dict(d)
 
 
+@pytest.mark.parametrize("n", [8, 9, 16, 32, 33])
+def test_why_the_data_limit_leaves_out_one_rfft_mode(n):
+    """The one mode the model's rFFT axis allows beyond the data check: on an even grid it is the
+    Nyquist frequency, whose sine vanishes on the samples (so data cannot exercise it fully); on an
+    odd grid it is fully resolved, and the data check is conservative there on purpose: it equals
+    the model's non-rFFT limit, so data that pass it fit the model on every axis."""
+    import numpy as np
+
+    from mufno_lite.fno import max_modes
+
+    extra = max_modes(n, last_axis=True) - 1  # the frequency of the extra mode
+    assert extra == n // 2
+    x = np.arange(n) / n
+    sine = np.sin(2 * np.pi * extra * x)
+    if n % 2 == 0:
+        assert np.allclose(sine, 0.0)  # Nyquist: only its cosine survives sampling
+    else:
+        coef = np.fft.rfft(sine)
+        assert abs(coef[extra].imag) == pytest.approx(n / 2)  # fully resolved: no aliasing on odd grids
+    for d in (2, 3):  # the data limit is the model's limit on an n^d grid (its non-rFFT axes bind)
+        assert max_modes(n, last_axis=False) == min(max_modes(n, last_axis=(ax == d - 1)) for ax in range(d))
+
+
 def test_one_resolve_device(monkeypatch):
     from mufno_lite import device, session
 

@@ -164,7 +164,7 @@ def test_nan_loss_marks_diverged_without_poisoning():
     res, pop = train_population(CFG, "sp", data, members, train, return_model=True)
     ref = res[0].final_train_loss
     # the same population with a NaN planted in member 1's output bias at construction
-    import mufno_lite.train as T
+    import mufno_lite.train.population as T  # where train_population builds its models
 
     orig = T.FNO
 
@@ -196,7 +196,7 @@ def test_lr_schedules_are_relative():
     model = FNO(cfg, parametrization="mup", seed=0)
     seen = []
 
-    import mufno_lite.train as T
+    import mufno_lite.train.single as T  # where train_model builds its optimizer
 
     orig = T.make_optimizer
 

@@ -6,7 +6,7 @@ Main entry point::
     ds = load_dataset("darcy", resolution=64, n_train=1000, n_test=200, seed=0)
     ds.x_train.shape  # (1000, 1, 64, 64)
 
-See :mod:`.dataset` for layouts, :mod:`.burgers`, :mod:`.darcy`,
+See :mod:`.dataset` for layouts, :mod:`.normalizers` for the FNO's standardisation, :mod:`.burgers`, :mod:`.darcy`,
 :mod:`.navier_stokes` for equations and discretisations, :mod:`.cache` for the
 on-disk cache, :mod:`.memo` for the in-process one a sweep's populations share
 (:func:`load_dataset_cached`) and :mod:`.legacy` for the classic FNO/PINO files.

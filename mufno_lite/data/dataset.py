@@ -33,6 +33,7 @@ from .cache import SOLVER_VERSION, cached_arrays, resolve_cache_dir
 from .darcy import DarcySolver, darcy_coefficient
 from .grf import require_positive, sample_noise
 from .navier_stokes import FORCINGS, flow_defaults, ns_forcing, ns_initial_condition, solve_navier_stokes
+from .normalizers import UnitGaussianNormalizer
 
 __all__ = ["PDES", "UnitGaussianNormalizer", "PDEDataset", "load_dataset", "make_config",
            "generate_split", "check_resolution_for_modes", "dataset_meta", "burgers_default_solve_resolution"]
@@ -54,55 +55,8 @@ _DEFAULTS = {
 
 
 # ----------------------------------------------------------------------------
-# normaliser and container
+# container
 # ----------------------------------------------------------------------------
-class UnitGaussianNormalizer:
-    """Pointwise standardisation fitted on training data (as in FNO).
-
-    ``encode(x) = (x - mean) / (std + eps)``, ``decode`` its inverse, with
-    ``mean``/``std`` taken over the sample axis (shape ``x.shape[1:]``).
-
-    Parameters
-    ----------
-    x : torch.Tensor, optional
-        Training tensor ``(N, ...)`` to fit on.
-    eps : float
-        Guard against zero std (e.g. Dirichlet boundary nodes).
-    """
-
-    def __init__(self, x: Optional[torch.Tensor] = None, eps: float = 1e-5):
-        self.eps = float(eps)
-        self.mean: Optional[torch.Tensor] = None
-        self.std: Optional[torch.Tensor] = None
-        if x is not None:
-            self.mean = x.mean(0)
-            self.std = x.std(0) if x.shape[0] > 1 else torch.zeros_like(self.mean)
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Standardise ``x`` (broadcast over leading batch axes)."""
-        return (x - self.mean.to(x)) / (self.std.to(x) + self.eps)
-
-    def decode(self, x: torch.Tensor) -> torch.Tensor:
-        """Undo :meth:`encode`."""
-        return x * (self.std.to(x) + self.eps) + self.mean.to(x)
-
-    def to(self, device) -> "UnitGaussianNormalizer":
-        """Move the statistics to ``device`` (in place); returns ``self``."""
-        self.mean, self.std = self.mean.to(device), self.std.to(device)
-        return self
-
-    def state_dict(self) -> Dict[str, torch.Tensor]:
-        """Tensors only (safe for ``torch.save``/``torch.load(weights_only=True)``)."""
-        return {"mean": self.mean, "std": self.std, "eps": torch.tensor(self.eps, dtype=torch.float64)}
-
-    @classmethod
-    def from_state_dict(cls, state: Dict[str, torch.Tensor]) -> "UnitGaussianNormalizer":
-        """Rebuild from :meth:`state_dict`."""
-        obj = cls(eps=float(state["eps"]))
-        obj.mean, obj.std = state["mean"], state["std"]
-        return obj
-
-
 @dataclass
 class PDEDataset:
     """Train/test tensors of one PDE data set (see module docstring for layouts).
@@ -476,11 +430,19 @@ def check_resolution_for_modes(pde: str, resolution: int, modes, n_t: Optional[i
 
     Why the spatial axes use the stricter, non-rFFT limit even where the model's rFFT axis
     would take one mode more (the sweep checks K with :func:`~mufno_lite.fno.max_modes` per
-    axis, so a 1-D sweep at resolution 32 allows K = 17): on a spatial axis the extra mode is
-    the Nyquist frequency, which a real field sampled on ``s`` points represents by a cosine
-    only (its sine part is aliased to zero), so data meant to exercise ``modes`` modes should
-    resolve them without it.  The time axis has no such recommendation (tested in
-    ``tests/test_sweep_package.py``).
+    axis, so a 1-D sweep at resolution 32 allows K = 17), precisely:
+
+    * even ``s``: the extra mode is frequency ``s/2``, the Nyquist frequency, which a real field
+      sampled on ``s`` points represents by a cosine only (its sine samples are all zero), so
+      data meant to exercise ``modes`` modes should resolve them without it;
+    * odd ``s``: there is no Nyquist frequency and frequency ``s // 2`` is fully resolved, so here
+      the rule is one mode more conservative than the data need.  It is kept parity-independent
+      on purpose: it is then the model's own limit on its non-rFFT axes, so data that pass this
+      check fit the model on *every* axis, whatever the dimension.
+
+    The time axis has no such recommendation.  Both statements are tested in
+    ``tests/test_sweep_package.py`` (``test_largest_K_data_check_and_model_limit`` and
+    ``test_why_the_data_limit_leaves_out_one_rfft_mode``).
 
     Parameters
     ----------

@@ -1,31 +1,5 @@
-"""Fourier Neural Operators (FNO) for d = 1, 2, 3 with one stated meaning of K.
-
-The model is the one of Li et al. (2021) as written in the μP-FNO paper (Li, Yoo & Yang, ICML 2025):
-
-    G = Q ∘ σ(W_L + K_L) ∘ … ∘ σ(W_1 + K_1) ∘ P,     (K_l v)(x) = F⁻¹[R_l · T_K(F v)](x)
-
-with lifting P, pointwise (1×1) linear maps W_l with bias, GELU σ, a two-layer projection Q, and
-spectral weights R_l.
-
-**The meaning of K (the one place it is defined).**  K is the number of Fourier modes kept *per
-axis*: on the last axis (the one transformed by ``rfft``) the non-negative frequencies 0 … K−1;
-on every other axis the FFT index blocks ``[:K]`` and ``[-K:]``, i.e. the frequencies −K … K−1.
-So R_l holds 2^(d−1) "corner" blocks of K^d complex m×m matrices, which is the original FNO
-convention and the one that reproduces the paper's parameter counts (FNO-3D, width 64, 4 layers:
-1.8M parameters at K = 3, 906M at K = 24).  One consequence, tested in ``tests/test_fno.py``: a real
-cosine at frequency exactly K along a non-last axis passes at *half* amplitude (its −K half is kept,
-its +K half is not); frequencies |k| < K pass, |k| > K are removed.
-
-**Populations.**  ``FNO(..., members=M)`` stores every parameter with a leading member axis of
-size M: M independent models that share the architecture and are evaluated in one batched
-computation (used by :mod:`mufno_lite.train` to train learning-rate sweeps in lockstep).  With
-``members=None`` (the default) parameters have their ordinary shapes.  Member i of a population
-initialised with seeds ``[s_0, …]`` is bit-identical to a single model initialised with seed s_i.
-
-Tensor layout is channel-first: a single model maps (B, C_in, *spatial) → (B, C_out, *spatial); a
-population maps (B, C_in, *spatial) (one batch shared by all members) or (M, B, C_in, *spatial) →
-(M, B, C_out, *spatial).
-"""
+"""The network: ``FNOConfig``, ``count_parameters`` (without building a model) and the ``FNO`` itself,
+single or a population, with its seeded initialisation."""
 
 from __future__ import annotations
 
@@ -37,99 +11,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .modes import max_modes  # noqa: F401  (defined there, part of this module's API)
-from .validation import fourier_modes
-
-__all__ = [
-    "FNOConfig",
-    "FNO",
-    "SpectralConv",
-    "kept_frequencies",
-    "max_modes",
-    "count_parameters",
-    "check_K",
-    "mode_response",
-]
-
-
-# --------------------------------------------------------------------------------------------
-# K: validation and the kept frequencies
-# --------------------------------------------------------------------------------------------
-
-
-def check_K(K: int, name: str = "K") -> int:
-    """Validate the number of Fourier modes K (an integer ≥ 2) and return it as an int.
-
-    μP scales the spectral weights with log K, which vanishes at K = 1, and a one-mode FNO is a
-    pointwise network with a constant kernel.  (One rule for the package:
-    :func:`mufno_lite.validation.fourier_modes`.)
-    """
-    return fourier_modes(name, K)
-
-
-def spectral_seed(seed: int, layer: int) -> int:
-    """Seed of the generator of spectral layer ``layer`` (0-based) of a model seeded ``seed``:
-    a fixed mix of the two, so spectral draws never share a stream with the other weights."""
-    return (int(seed) * 1_000_003 + 7_919 * (int(layer) + 1) + 0x5EED) % (1 << 62)
-
-
-def _check_grid(K: int, spatial: Sequence[int], name: str = "input") -> None:
-    d = len(spatial)
-    for axis, n in enumerate(spatial):
-        last = axis == d - 1
-        kmax = max_modes(n, last)
-        if K > kmax:
-            rule = "n//2 + 1 on the last (rfft) axis" if last else "n//2 on a non-last axis"
-            raise ValueError(
-                f"K={K} is too large for the {name} grid: spatial axis {axis} has n={n} points, "
-                f"which allows K <= {kmax} ({rule}). Use a finer grid or a smaller K."
-            )
-
-
-def kept_frequencies(K: int, grid: Sequence[int]) -> list[list[int]]:
-    """Signed integer frequencies kept on each axis of a grid (see the module docstring).
-
-    Returns one sorted list per axis.  Non-last axes: −K … K−1; last axis: 0 … K−1.
-    """
-    K = check_K(K)
-    _check_grid(K, grid)
-    d = len(grid)
-    out = []
-    for axis in range(d):
-        if axis == d - 1:
-            out.append(list(range(K)))
-        else:
-            out.append(list(range(-K, K)))
-    return out
-
-
-def mode_response(K: int, shape: Sequence[int], axis: int) -> list[tuple[int, float]]:
-    """Gain with which a real cosine at each integer frequency along ``axis`` passes T_K.
-
-    Measured, not computed from the rule: a one-channel :class:`SpectralConv` with all weights 1
-    (a pure projector onto the kept modes) is applied in float64 to cos(2πkx/n) for
-    k = 0 … n//2 along ``axis`` (constant along the others).  Returns ``[(k, gain), …]`` with gain
-    1 (passed), 0.5 (half: frequency K on a non-last axis) or 0 (removed).
-    """
-    shape = tuple(int(n) for n in shape)
-    d = len(shape)
-    if not 0 <= axis < d:
-        raise ValueError(f"axis must be in 0..{d - 1} for a {d}-D grid; got axis={axis!r}")
-    layer = SpectralConv(1, 1, K, d)
-    with torch.no_grad():
-        layer.weight.fill_(1.0)
-    layer = layer.double()
-    n = shape[axis]
-    view = [1] * d
-    view[axis] = n
-    out = []
-    for k in range(n // 2 + 1):
-        wave = torch.cos(2 * math.pi * k * torch.arange(n, dtype=torch.float64) / n)
-        x = wave.reshape(view).expand(*shape).reshape(1, 1, *shape)
-        with torch.no_grad():
-            y = layer(x)
-        out.append((k, round(float((y * x).sum() / (x * x).sum()), 12)))
-    return out
+from .spectral import _check_grid, check_K, FourierLayer, PointwiseLinear, spectral_seed, SpectralConv
 
 
 # --------------------------------------------------------------------------------------------
@@ -221,142 +103,6 @@ def count_parameters(config: FNOConfig | None = None, **kwargs) -> dict[str, int
     other = lifting + pointwise + projection
     return {"spectral": spectral, "other": other, "total": spectral + other}
 
-
-# --------------------------------------------------------------------------------------------
-# layers
-# --------------------------------------------------------------------------------------------
-
-
-def _member_shape(members: int | None, *shape: int) -> tuple[int, ...]:
-    return shape if members is None else (members, *shape)
-
-
-def _with_member_axis(module, x: torch.Tensor):
-    """(x, weight) with a leading member axis (of size 1 for a single model), and whether it was added."""
-    single = module.members is None
-    if single:
-        return x.unsqueeze(0), module.weight.unsqueeze(0), True
-    return x, module.weight, False
-
-
-class SpectralConv(nn.Module):
-    """Kernel integral K v = F⁻¹[R · T_K(F v)] on a d-dimensional periodic grid.
-
-    The weight is one complex tensor of shape ``([M,] 2^(d-1), in_channels, out_channels, K, …, K)``;
-    corner block c ∈ {0, …, 2^(d−1)−1} selects, bit by bit for the non-last axes, the ``[:K]``
-    (bit 0) or ``[-K:]`` (bit 1) index block.  Output modes that are not kept are zero.
-    """
-
-    def __init__(self, in_channels: int, out_channels: int, K: int, d: int, members: int | None = None):
-        super().__init__()
-        if d not in (1, 2, 3):
-            raise ValueError(f"d must be 1, 2 or 3; got d={d!r}")
-        self.in_channels, self.out_channels, self.d, self.members = in_channels, out_channels, d, members
-        self.K = check_K(K)
-        shape = _member_shape(members, 2 ** (d - 1), in_channels, out_channels, *([self.K] * d))
-        self.weight = nn.Parameter(torch.zeros(shape, dtype=torch.cfloat))
-
-    def extra_repr(self) -> str:
-        return f"in={self.in_channels}, out={self.out_channels}, K={self.K}, d={self.d}, members={self.members}"
-
-    def _apply(self, fn, recurse=True):
-        # torch's Module.to(torch.float64) casts complex parameters to *real* ones (dropping the
-        # imaginary part) and .double() leaves them complex64.  Convert the complex weight through
-        # its real view instead, so .double()/.float()/.to(dtype or device) keep it complex with
-        # the matching precision.
-        w = self._parameters.pop("weight")
-        try:
-            super()._apply(fn, recurse)
-        finally:
-            self._parameters["weight"] = w
-
-        def convert(t):
-            return torch.view_as_complex(fn(torch.view_as_real(t)).contiguous())
-
-        with torch.no_grad():
-            w.data = convert(w.data)
-            if w.grad is not None:
-                w.grad = convert(w.grad)
-        return self
-
-    def _corner_slices(self) -> list[tuple[slice, ...]]:
-        K, d = self.K, self.d
-        corners = []
-        for c in range(2 ** (d - 1)):
-            sl = []
-            for axis in range(d - 1):
-                sl.append(slice(-K, None) if (c >> axis) & 1 else slice(0, K))
-            sl.append(slice(0, K))
-            corners.append(tuple(sl))
-        return corners
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (M, B, C_in, *spatial) (population) or (B, C_in, *spatial) (single model)."""
-        x, w, single = _with_member_axis(self, x)
-        M, B, C = x.shape[:3]
-        spatial = x.shape[3:]
-        if len(spatial) != self.d or C != self.in_channels:
-            raise ValueError(
-                f"SpectralConv expects input of shape ([M,] B, {self.in_channels}, {', '.join(['n'] * self.d)}); "
-                f"got {tuple(x.shape if not single else x.shape[1:])}"
-            )
-        _check_grid(self.K, spatial)
-        dims = tuple(range(3, 3 + self.d))
-        xf = torch.fft.rfftn(x, dim=dims)  # (M, B, C, n1, …, n_d//2+1)
-        out_f = xf.new_zeros((M, B, self.out_channels, *xf.shape[3:]))
-        K, d = self.K, self.d
-        nk = K**d
-        for c, sl in enumerate(self._corner_slices()):
-            idx = (slice(None), slice(None), slice(None), *sl)
-            block = xf[idx]  # (M, B, C, K, …, K)
-            # per-mode matmul: (M, K^d, B, C) @ (M, K^d, C, O) -> (M, K^d, B, O)
-            a = block.reshape(M, B, C, nk).permute(0, 3, 1, 2)
-            wc = w[:, c].reshape(M, C, self.out_channels, nk).permute(0, 3, 1, 2)
-            y = torch.matmul(a, wc).permute(0, 2, 3, 1).reshape(M, B, self.out_channels, *([K] * d))
-            out_f[idx] = y
-        out = torch.fft.irfftn(out_f, s=spatial, dim=dims)
-        return out.squeeze(0) if single else out
-
-
-class PointwiseLinear(nn.Module):
-    """A 1×1 convolution (linear map over channels, same at every grid point), population-aware."""
-
-    def __init__(self, in_channels: int, out_channels: int, members: int | None = None, bias: bool = True):
-        super().__init__()
-        self.in_channels, self.out_channels, self.members = in_channels, out_channels, members
-        self.weight = nn.Parameter(torch.zeros(_member_shape(members, out_channels, in_channels)))
-        self.bias = nn.Parameter(torch.zeros(_member_shape(members, out_channels))) if bias else None
-
-    def extra_repr(self) -> str:
-        return f"in={self.in_channels}, out={self.out_channels}, members={self.members}"
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # x: (M, B, C, *spatial) or (B, C, *spatial)
-        x, w, single = _with_member_axis(self, x)
-        M, B, C = x.shape[:3]
-        spatial = x.shape[3:]
-        y = torch.matmul(w.unsqueeze(1), x.reshape(M, B, C, -1))  # (M, B, O, n)
-        if self.bias is not None:
-            b = self.bias.unsqueeze(0) if single else self.bias
-            y = y + b[:, None, :, None]
-        y = y.reshape(M, B, self.out_channels, *spatial)
-        return y.squeeze(0) if single else y
-
-
-class FourierLayer(nn.Module):
-    """σ(W v + K v): one Fourier layer."""
-
-    def __init__(self, width: int, K: int, d: int, members: int | None, activation: bool = True):
-        super().__init__()
-        self.spectral = SpectralConv(width, width, K, d, members)
-        self.pointwise = PointwiseLinear(width, width, members)
-        self.activation = activation
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.spectral(x) + self.pointwise(x)
-        return F.gelu(y) if self.activation else y
-
-
 # --------------------------------------------------------------------------------------------
 # the model
 # --------------------------------------------------------------------------------------------
@@ -408,7 +154,7 @@ class FNO(nn.Module):
         )
         self.projection1 = PointwiseLinear(m, config.projection_width, members)
         self.projection2 = PointwiseLinear(config.projection_width, config.out_channels, members)
-        from .parametrization import as_parametrization
+        from ..parametrization import as_parametrization
 
         self.parametrization = as_parametrization(parametrization)
         self.reset_parameters(seed=seed, init_scale=init_scale)

@@ -1,0 +1,69 @@
+"""Sentences for notebooks: the drift and the transfer in words, and the optima the paper reports."""
+
+from __future__ import annotations
+
+import math
+
+
+#: Optima the paper reports (learning rates of Adam; its own μP normalisation, see the README).
+PAPER_REPORTED = {
+    "navier_stokes": {"sp": {3: 1.8e-3, 24: 7.4e-4}, "mup": {"all K": 4.2e-3}},
+    "darcy": {"sp": "shifts clearly with K", "mup": "stable across K"},
+    "darcy_pino": {"mup": {"all K": 5.6e-3}},
+    "darcy_batch": {"mup": {"all K": 20}, "sp": "moves with K"},
+    "darcy_beta2": {"mup": {"all K": 0.98}, "sp": "moves with K"},
+    "burgers": {"sp": "drifts with K (K = 3 to 512)", "mup": "stable"},
+}
+
+
+def _num(v: float, fmt: str = "+.1f") -> str:
+    if not math.isfinite(v):
+        return "n/a"
+    text = format(v, fmt)
+    return "0" if float(text) == 0 else text.replace("-", "−")
+
+
+def describe_drift(boot, x_label: str = "learning rate") -> str:
+    """One short sentence per row of :func:`bootstrap_drift`'s table, e.g. "SP: the optimal learning
+    rate moved −2.3 steps from K=3 to K=128 (90% interval −3.1 to −1.2; theory −2.6; 5 seeds):
+    moves as predicted." """
+    lines = []
+    several_pdes = "pde" in boot.columns and boot["pde"].nunique() > 1
+    for r in boot.to_dict("records"):
+        name = {"sp": "SP", "mup": "μP"}.get(r.get("parametrization"), str(r.get("parametrization", "")))
+        if several_pdes:
+            name = f"{r['pde']} {name}"
+        ci = int(round(100 * float(r.get("ci", 0.9))))
+        theory = f"; theory {_num(r['predicted_drift'])}" if math.isfinite(float(r.get("predicted_drift", float("nan")))) else ""
+        edges = [f"K={r[k]}" for k, e in (("K_min", "edge_K_min"), ("K_max", "edge_K_max")) if r.get(e)]
+        edge = f" (optimum at the grid edge at {' and '.join(edges)})" if edges else ""
+        lines.append(
+            f"{name}: the optimal {x_label} moved {_num(r['drift'])} steps from K={r['K_min']} to K={r['K_max']} "
+            f"({ci}% interval {_num(r['drift_lo'])} to {_num(r['drift_hi'])}{theory}; {r['n_seeds']} seed"
+            f"{'s' if r['n_seeds'] != 1 else ''}): {r['verdict']}{edge}."
+        )
+    return "\n".join(lines)
+
+
+def describe_transfer(drift, x_label: str = "learning rate") -> str:
+    """One plain sentence per parametrization, computed from :func:`drift_summary`'s table, or, for
+    a table with bootstrap intervals (:func:`bootstrap_drift`, or :func:`mufno_lite.experiments.summarize`'s
+    drift table), the short sentences of :func:`describe_drift`."""
+    if "drift_lo" in drift.columns:
+        return describe_drift(drift, x_label=x_label)
+    lines = []
+    for r in drift.itertuples():
+        name = "SP" if r.parametrization == "sp" else "μP"
+        move = "did not move" if r.drift_steps == 0 else f"moved {r.drift_steps:+g} grid steps"
+        noise = (f"per-seed optima spread over {r.median_seed_spread_steps:g} steps (median over K)"
+                 if r.median_seed_spread_steps == r.median_seed_spread_steps else "one seed: no spread estimate")
+        verdict = "larger than the seed spread" if r.resolved else "not resolved beyond seed noise"
+        lines.append(
+            f"{name}: the optimal {x_label} {move} from K={r.K_min} ({r.best_at_K_min:.3g}) to K={r.K_max} "
+            f"({r.best_at_K_max:.3g}); the largest deviation of any K from the median optimum is "
+            f"{r.max_step_deviation:g} steps; {noise}; the drift is {verdict}. "
+            f"Fitted (sub-grid) optimum: {r.fit_drift_steps:+.2f} steps, "
+            + (f"per-seed fitted optima spread {r.fit_seed_spread_steps:.2f} steps: {'resolved' if r.fit_resolved else 'not resolved'}."
+               if r.fit_seed_spread_steps == r.fit_seed_spread_steps else "one seed: not assessable against seed noise.")
+        )
+    return "\n".join(lines)

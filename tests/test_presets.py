@@ -1,0 +1,84 @@
+"""Presets in one place: every experiment's runs stay the same (existing stores stay valid).
+
+The digests pin the sorted run ids of every experiment under ``smoke`` and ``paper`` (``quick`` is
+the preset tuned on the CPU and may change on purpose; its runs are checked by hand when it does).
+"""
+import hashlib
+
+import pytest
+
+from mufno_lite import experiments, presets
+from mufno_lite.sweep import SweepConfig
+
+#: sha256 of the newline-joined sorted run ids of ``experiment_config(name, preset)``
+RUN_ID_DIGESTS = {
+    "burgers_lr@paper": "5169cce774a61b96252c80fa88d2d721db3045bf6e766082bb807d2d653c0e8d",
+    "burgers_lr@smoke": "f9148fa9b00756af51526a920ec2bae893bf3d9bb1b159dd7ac3f023f47d3df5",
+    "burgers_lr_spectral@paper": "e0c0881bed217cc4e245f42440489ec5680b140ebb5784b91608b7da741ba88c",
+    "burgers_lr_spectral@smoke": "1fb48aba20209ac5ea27ac3467bd343e7156f8597d9e581fe3345f6cc78c1ab9",
+    "burgers_noclip@paper": "e437a62b266b8b48d9f92082af33ae7100f08253338df07bb98ceabcebafbb92",
+    "burgers_noclip@smoke": "486c1838d8d0516c616ffac5e26937828368946775cbd529e6d37982d9b112b4",
+    "burgers_small_K@paper": "80f5575d7dc22532551b3d20aff0be68273b216ff10c4474d95a4fb20b481fb7",
+    "burgers_small_K@smoke": "f9148fa9b00756af51526a920ec2bae893bf3d9bb1b159dd7ac3f023f47d3df5",
+    "burgers_width@paper": "238c519b8bafe2add0a72e28773ee4e60a832980116a176b73c4ccaaeef3a46c",
+    "burgers_width@smoke": "055eb3c5caf98bfe179c7b20baf64977499cafaced09cc56c7602524e08d7927",
+    "darcy_batch@paper": "6b3bae4cd20a12a579040d5ffb93fab2e037f1d9856fb3f61f55bef2b7334fc7",
+    "darcy_batch@smoke": "cab202bb87a2295bb992af0babf42135f4e05fe3f6e54546fe0edc60035e3078",
+    "darcy_beta2@paper": "5227ebae305cf1c7a894a0226a8f27ad64ac58187d797c73bce9497231fa1e1e",
+    "darcy_beta2@smoke": "f624d0bc2894f0c050a59fbad5f6c132e874951fd0f7380f4f6206ed4bab75e5",
+    "darcy_lr@paper": "9879ba23367b7b510199b022ce1888bf00f516de3042a9eddd08fe6498209df3",
+    "darcy_lr@smoke": "8c7704e19c0f1dc437bb14c352af9df44fd36869de67d2fde8409aea68532907",
+    "darcy_pino_lr@paper": "b549fb4df87e0734b7497c33381ec80714c894171b60d1ccd26cb36875b6a784",
+    "darcy_pino_lr@smoke": "628a75ed71f197f74229ad5ea7745d7cfa2ea0df03188bcc83ff080e37261169",
+    "navier_stokes_lr@paper": "dfdb2657a1e84e506b56eedf37e274bb75b36d6ce66ca22baa8b834535333e3b",
+    "navier_stokes_lr@smoke": "6ea534afff307ea73e822dab3b0a1b92971bcecc0d1aa95ab9f7b905bb068628",
+    "overview_demo@paper": "9cc921d6f97f0f8b413ff1ab352bb23ba2ec9fdd3eb48b22532136706858201f",
+    "overview_demo@smoke": "f9148fa9b00756af51526a920ec2bae893bf3d9bb1b159dd7ac3f023f47d3df5",
+}
+
+
+@pytest.mark.parametrize("key", sorted(RUN_ID_DIGESTS))
+def test_run_ids_of_every_experiment_are_pinned(key):
+    name, preset = key.split("@")
+    ids = sorted(r.run_id for r in SweepConfig.from_dict(experiments.experiment_config(name, preset)).expand())
+    assert hashlib.sha256("\n".join(ids).encode()).hexdigest() == RUN_ID_DIGESTS[key]
+
+
+def test_every_experiment_and_preset_is_pinned():
+    pinned = {k for k in RUN_ID_DIGESTS}
+    assert pinned == {f"{n}@{p}" for n in experiments.EXPERIMENTS for p in presets.PRESETS if p != "quick"}
+
+
+def test_the_split_lr_sweeps_hold_the_other_groups_at_the_spectral_candidates_fixed_lr():
+    from mufno_lite import search
+
+    fixed = {search.CANDIDATES[n][1]["train"].get("lr_fixed") for n in search.CANDIDATES if n.endswith("_spectral")}
+    assert fixed == {presets.SPLIT_LR_FIXED}
+    for p in ("smoke", "paper"):
+        assert experiments.experiment_config("burgers_lr_spectral", p)["train"]["lr_fixed"] == presets.SPLIT_LR_FIXED
+
+
+def test_sections_are_copies_and_cover_every_preset():
+    for name, per in presets.SECTIONS.items():
+        assert set(per) == set(presets.PRESETS), name
+    a = presets.section("explore", "smoke")
+    a["K"].append(99)
+    assert presets.section("explore", "smoke")["K"] == [2, 4]
+    assert presets.section("limits", "quick")["widths"] == presets.WIDTHS["quick"]
+    with pytest.raises(ValueError, match="section must be one of"):
+        presets.section("nope", "smoke")
+
+
+def test_experiments_hold_no_sizes_of_their_own():
+    """Every experiment's config is its base's, changed only where presets.EXPERIMENT_SIZES says."""
+    import ast
+    import pathlib
+
+    tree = ast.parse(pathlib.Path(experiments.__file__).read_text())
+    keys = ("K", "lr", "seeds", "width", "resolution", "steps", "n_train", "batch_sizes")
+    literal = (ast.List, ast.Dict, ast.Constant)
+    sizes = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Dict) and any(
+        isinstance(k, ast.Constant) and k.value in keys and isinstance(v, literal) for k, v in zip(n.keys, n.values))]
+    sizes += [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Call) and any(
+        kw.arg in keys and isinstance(kw.value, literal) for kw in n.keywords)]
+    assert not sizes, f"size literals in experiments.py at lines {sizes}"
