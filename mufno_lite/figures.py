@@ -28,7 +28,7 @@ from pathlib import Path
 
 from .paths import repo_root, workspace_root
 
-__all__ = ["figures_dir", "committed_figures_dir", "SavedFigure", "FIGURES_ENV", "save_figure", "read_manifest", "plot_hparam_curves", "plotly_hparam_curves",
+__all__ = ["figures_dir", "committed_figures_dir", "save_figure", "read_manifest", "plot_hparam_curves", "plotly_hparam_curves",
            "plot_spectra"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
