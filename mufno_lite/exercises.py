@@ -2,17 +2,21 @@
 
 A teacher hands out the notebooks; students answer in a cell and call
 ``check("04.1", answer, results=table)``, which says whether the answer is right (within a stated
-tolerance) and gives a hint if not.  ``reference(id, **data)`` returns the solution itself, so a
-teacher can print an answer key.  Solutions that depend on data (e.g. "read the optimum off your
-sweep") are computed from the table the student passes, so they are right for every preset.
+tolerance) and gives a hint if not.  ``reference(id, **data)`` returns the solution itself;
+``reference()`` (or ``reference(notebook="04", results=table)``) prints the answer key as a table, and
+``reference(as_dict=True)`` returns it as a dict.  Solutions that depend on data (e.g. "read the
+optimum off your sweep") are computed from the table the student passes, so they are right for every
+preset; without it, :func:`check` says what to pass.  :func:`paper_reference` prints the paper's
+reported optima as a table.
 """
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
-__all__ = ["EXERCISES", "check", "reference", "list_exercises"]
+__all__ = ["EXERCISES", "check", "reference", "list_exercises", "paper_reference"]
 
 
 @dataclass(frozen=True)
@@ -166,11 +170,116 @@ def list_exercises(notebook: str | None = None) -> list[tuple[str, str]]:
     return [(e.id, e.question) for e in EXERCISES.values() if notebook is None or e.id.startswith(f"{notebook}.")]
 
 
-def reference(exercise_id: str, **data):
-    """The reference solution (computed from ``data`` for data-dependent exercises)."""
-    if exercise_id not in EXERCISES:
+_WHAT = {"results": "the notebook's results table, the DataFrame its sweep returned",
+         "table": "the cost table (e.g. result.table)"}
+
+
+def _needs(ex: Exercise) -> list[str]:
+    """The data an exercise's solution is computed from (its required arguments)."""
+    return [n for n, p in inspect.signature(ex.solve).parameters.items()
+            if p.default is inspect.Parameter.empty and not n.startswith("_")
+            and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
+def _get(exercise_id: str) -> Exercise:
+    ex = EXERCISES.get(str(exercise_id))
+    if ex is None:
         raise ValueError(f"exercise_id must be one of {sorted(EXERCISES)}; got exercise_id={exercise_id!r}")
-    return EXERCISES[exercise_id].solve(**data)
+    return ex
+
+
+def _solve(ex: Exercise, data: dict, call: str):
+    needs = _needs(ex)
+    missing = [n for n in needs if n not in data]
+    extra = [n for n in data if n not in inspect.signature(ex.solve).parameters or n.startswith("_")]
+    if missing:
+        what = "; ".join(f"{n}= ({_WHAT[n]})" if n in _WHAT else f"{n}=" for n in missing)
+        example = ", ".join(f"{n}={n}" for n in needs)
+        answer = ", answer" if call == "check" else ""
+        raise TypeError(f"exercise {ex.id} is computed from your data: pass {what}, "
+                        f'e.g. {call}("{ex.id}"{answer}, {example})')
+    if extra:
+        takes = ", ".join(f"{n}=" for n in needs) or "nothing but the answer"
+        raise TypeError(f"exercise {ex.id} does not use {', '.join(f'{n}=' for n in extra)}; it takes {takes}")
+    return ex.solve(**data)
+
+
+def _fmt(v) -> str:
+    if isinstance(v, bool) or v is None:
+        return str(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_fmt(x) for x in v) + "]"
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, float):
+        if v.is_integer() and abs(v) >= 1e4:
+            return f"{v:,.0f}"
+        return f"{v:.2e}" if 0 < abs(v) < 1e-2 else f"{v:.4g}"
+    return str(v)
+
+
+def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
+    clip = [tuple(str(c) for c in r) for r in rows]
+    widths = [max(len(h), *(len(r[i]) for r in clip)) if clip else len(h) for i, h in enumerate(header)]
+    line = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(header), line(tuple("-" * w for w in widths)), *(line(r) for r in clip)])
+
+
+def reference(exercise_id: str | None = None, *, notebook: str | None = None, as_dict: bool = False, **data):
+    """The reference solutions.
+
+    ``reference("04.1", results=table)`` returns one solution (computed from ``data`` for
+    data-dependent exercises).  ``reference()`` prints the answer key as a table (``notebook="04"``:
+    that notebook's exercises; data-dependent ones are computed when their data is passed, else
+    say what they need) and returns nothing; ``reference(as_dict=True)`` returns ``{id: answer}``
+    (``None`` where the data is missing).
+    """
+    if exercise_id is not None:
+        return _solve(_get(exercise_id), data, "reference")
+    chosen = [e for e in EXERCISES.values() if notebook is None or e.id.startswith(f"{str(notebook).zfill(2)}.")]
+    if not chosen:
+        raise ValueError(f"notebook={notebook!r} has no exercises; notebooks with exercises: "
+                         f"{sorted({e.id.split('.')[0] for e in EXERCISES.values()})}")
+    answers, shown = {}, []
+    for e in chosen:
+        needs = _needs(e)
+        if all(n in data for n in needs):
+            answers[e.id] = e.solve(**{n: data[n] for n in needs})
+            text = _fmt(answers[e.id])
+        else:
+            answers[e.id] = None
+            text = "needs " + ", ".join(f"{n}=" for n in needs)
+        shown.append((e.id, e.question, text))
+    if as_dict:
+        return answers
+    print(_table(shown, ("exercise", "question", "answer")))
+    return None
+
+
+def paper_reference(*keys: str, as_dict: bool = False):
+    """Print what the paper reports (:data:`mufno_lite.analysis.PAPER_REPORTED`) as a table, one row per
+    experiment and parametrization; ``keys`` select experiments (e.g. ``"burgers"``).
+    ``as_dict=True`` returns the raw dict (of the selected experiments) instead."""
+    from .analysis import PAPER_REPORTED
+
+    unknown = [k for k in keys if k not in PAPER_REPORTED]
+    if unknown:
+        raise ValueError(f"keys must be among {sorted(PAPER_REPORTED)}; got {unknown}")
+    chosen = {k: PAPER_REPORTED[k] for k in (keys or PAPER_REPORTED)}
+    if as_dict:
+        return chosen
+    rows = []
+    for exp, by_par in chosen.items():
+        for par, val in by_par.items():
+            name = {"sp": "SP", "mup": "μP"}.get(par, par)
+            if isinstance(val, dict):
+                text = ", ".join(f"{k if isinstance(k, str) else f'K={k}'}: {_fmt(v)}" for k, v in val.items())
+            else:
+                text = str(val)
+            rows.append((exp, name, text))
+    print("The paper reports (Li, Yoo & Yang, ICML 2025):")
+    print(_table(rows, ("experiment", "parametrization", "optimum")))
+    return None
 
 
 def _close(a, b, rel_tol) -> bool:
@@ -187,10 +296,8 @@ def _close(a, b, rel_tol) -> bool:
 
 def check(exercise_id: str, answer, *, quiet: bool = False, **data) -> bool:
     """Grade an answer: True if it matches the reference within the exercise's tolerance."""
-    ex = EXERCISES.get(exercise_id)
-    if ex is None:
-        raise ValueError(f"exercise_id must be one of {sorted(EXERCISES)}; got exercise_id={exercise_id!r}")
-    ok = _close(answer, ex.solve(**data), ex.rel_tol)
+    ex = _get(exercise_id)
+    ok = _close(answer, _solve(ex, data, "check"), ex.rel_tol)
     if not quiet:
         print(f"{exercise_id}: {'correct ✓' if ok else 'not yet ✗'}" + ("" if ok or not ex.hint else f"  hint: {ex.hint}"))
     return ok

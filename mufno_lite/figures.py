@@ -2,9 +2,19 @@
 
 Every figure a notebook makes is written by :func:`save_figure` as PNG and SVG into the figures
 directory and recorded in ``manifest.json`` beside it: the notebook, the preset, the git commit and
-the figure's key numbers (e.g. the optimal learning rate per K).  The ``quick`` preset writes to
-``figures/`` (committed); other presets to ``figures/<preset>/`` so that a smoke run never
-overwrites the committed figures.  ``$MUFNO_FIGURES_DIR`` overrides the base directory.
+the figure's key numbers (e.g. the optimal learning rate per K).
+
+Where figures go (:func:`figures_dir`):
+
+* ``$MUFNO_FIGURES_DIR`` when set: exactly that directory.  ``reproduce`` sets it for the notebooks
+  it runs: ``runs/<UTC time>-<preset>/figures`` by default, the committed ``figures/`` only with
+  ``--update-figures``.
+* Otherwise (a student running a notebook in JupyterLab): ``runs/interactive-<preset>/figures``
+  under :func:`mufno_lite.paths.workspace_root` (the checkout's root when the notebook runs inside
+  the checkout, else the working directory).  The committed ``figures/`` is never written by default.
+
+:func:`committed_figures_dir` is the committed layout: ``figures/`` for ``quick`` and
+``figures/<preset>/`` for the other presets.
 """
 from __future__ import annotations
 
@@ -16,9 +26,9 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .paths import repo_root
+from .paths import repo_root, workspace_root
 
-__all__ = ["figures_dir", "save_figure", "read_manifest", "plot_hparam_curves", "plotly_hparam_curves",
+__all__ = ["figures_dir", "committed_figures_dir", "save_figure", "read_manifest", "plot_hparam_curves", "plotly_hparam_curves",
            "plot_spectra"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -27,14 +37,43 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _repo_root = repo_root  # the old private name
 
 
-def figures_dir(preset: str = "quick") -> Path:
-    base = os.environ.get("MUFNO_FIGURES_DIR")
-    if base:
-        root = Path(base)
-    else:
-        repo = _repo_root()
-        root = repo / "figures" if repo is not None else Path.cwd() / "figures"
+FIGURES_ENV = "MUFNO_FIGURES_DIR"
+
+
+def committed_figures_dir(preset: str = "quick") -> Path:
+    """The committed figures: ``<checkout>/figures`` for ``quick``, ``figures/<preset>`` otherwise
+    (an installed package: under the working directory)."""
+    repo = _repo_root()
+    root = (repo if repo is not None else Path.cwd()) / "figures"
     return root if preset == "quick" else root / preset
+
+
+def figures_dir(preset: str = "quick", *, cwd: Path | str | None = None) -> Path:
+    """Where :func:`save_figure` writes: ``$MUFNO_FIGURES_DIR`` (exactly), else
+    ``<workspace>/runs/interactive-<preset>/figures`` (see the module docstring)."""
+    env = os.environ.get(FIGURES_ENV)
+    if env:
+        path = Path(env).expanduser()
+        return path if path.is_absolute() else (Path(cwd) if cwd is not None else Path.cwd()) / path
+    return workspace_root(cwd) / "runs" / f"interactive-{preset}" / "figures"
+
+
+class SavedFigure(list):
+    """The paths :func:`save_figure` wrote (a list), shown as one short line in a notebook."""
+
+    def __repr__(self) -> str:
+        if not self:
+            return "saved nothing"
+        first = Path(self[0])
+        try:
+            where = first.parent.resolve().relative_to(Path.cwd().resolve())
+            where = where.as_posix() if str(where) != "." else "."
+        except ValueError:
+            where = first.parent.as_posix()
+        exts = ", ".join(Path(p).suffix for p in self[1:])
+        return f"saved {where}/{first.name}" + (f", {exts}" if exts else "")
+
+    __str__ = __repr__
 
 
 def _git_commit() -> str | None:
@@ -69,10 +108,12 @@ def _atomic_write_text(path: Path, text: str) -> None:
 
 
 def save_figure(fig, name: str, *, preset: str = "quick", notebook: str | None = None, key_numbers: dict | None = None,
-                formats=("png", "svg"), directory: Path | None = None, dpi: int = 130) -> list[Path]:
+                formats=("png", "svg"), directory: Path | None = None, dpi: int = 130) -> SavedFigure:
     """Write a matplotlib figure as ``<name>.png`` and ``<name>.svg`` and record it in the manifest.
 
     Output is deterministic for identical figures (no dates in the metadata, a fixed SVG hash salt).
+    Returns the paths written as a :class:`SavedFigure` (a list whose repr is one short line,
+    ``saved runs/…/figures/<name>.png, .svg``).
     """
     import matplotlib
 
@@ -105,7 +146,7 @@ def save_figure(fig, name: str, *, preset: str = "quick", notebook: str | None =
         "key_numbers": _jsonable(key_numbers or {}),
     }
     _atomic_write_text(out_dir / "manifest.json", json.dumps(dict(sorted(manifest.items())), indent=2, sort_keys=True) + "\n")
-    return paths
+    return SavedFigure(paths)
 
 
 def _jsonable(obj):

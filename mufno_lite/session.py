@@ -1,5 +1,8 @@
 """The first cell of every notebook: seed everything, pick the device and threads, set paths.
 
+``S.figures_dir`` is where the notebook's figures go (:func:`mufno_lite.figures.figures_dir`): the run
+directory ``reproduce`` chose, or ``runs/interactive-<preset>/figures`` for a notebook opened by hand.
+
 >>> S = setup(preset="auto", device="auto", seed=0)   # doctest: +SKIP
 >>> S.preset, S.device, S.figures_dir                  # doctest: +SKIP
 """

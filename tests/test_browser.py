@@ -71,7 +71,8 @@ def _stop(proc: subprocess.Popen) -> None:
 @pytest.fixture
 def lab(tmp_path):
     if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} not found (install Debian's chromium: apt-get install -y chromium)")
+        pytest.skip(f"browser test skipped: {CHROMIUM} not found. Install Debian's chromium to run it "
+                    "(sudo apt-get install -y chromium; `make browser-deps` checks); nothing is installed for you")
     pytest.importorskip("playwright.sync_api", reason="playwright (python) is not installed")
     pytest.importorskip("jupyterlab", reason="jupyterlab is not installed")
     root = tmp_path / "notebooks"

@@ -103,8 +103,8 @@ def test_sweep_status_export_in_process(tmp_path, capsys, monkeypatch):
     # the env variable names the store when --store is absent
     monkeypatch.setenv("MUFNO_RESULTS", str(store))
     assert main(["sweep", str(cfgp)]) == 0
-    err = capsys.readouterr().err
-    assert "3 already stored" in err and "complete" in err
+    out = capsys.readouterr().out  # the summary goes to stdout (warnings and errors to stderr)
+    assert "3 already stored" in out and "complete" in out
     assert main(["status", "--sweep", "cli_tiny"]) == 0
     out = capsys.readouterr().out
     assert "12 runs" in out and "pending" not in out
@@ -181,7 +181,7 @@ def test_sigkill_loses_at_most_the_population_in_flight(tmp_path):
     out = subprocess.run([sys.executable, "-m", "mufno_lite", "sweep", str(cfgp), "--store", str(store)], cwd=REPO,
                          env=_env(), capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert f"{len(df)} already stored" in out.stderr
+    assert f"{len(df)} already stored" in out.stdout
     after = _check_consistent(store)
     assert len(after) == 16 and set(after["status"]) == {"done"}
     assert len(ResultsStore(store).sweep_run_ids("cli_slow")) == 16

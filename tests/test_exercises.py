@@ -48,3 +48,41 @@ def test_explorer_exercises():
     df = synthetic()
     assert reference("11.1", results=df) == 0
     assert reference("11.2") == 0.0
+
+
+def test_check_without_its_data_says_what_to_pass():
+    with pytest.raises(TypeError, match=r'exercise 04\.1 is computed from your data: pass results= .*'
+                                        r'e\.g\. check\("04\.1", answer, results=results\)'):
+        check("04.1", 0.01)
+    with pytest.raises(TypeError, match=r"pass table= .*check\(\"09\.1\", answer, table=table\)"):
+        check("09.1", 0.5)
+    with pytest.raises(TypeError, match=r"exercise 01\.1 does not use results=; it takes nothing but the answer"):
+        check("01.1", 500, results=None)
+    with pytest.raises(TypeError, match=r'reference\("07\.2", results=results\)'):
+        reference("07.2")
+
+
+def test_reference_prints_a_table_and_keeps_the_dict(capsys):
+    assert reference(notebook="01") is None
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["exercise", "question", "answer"] and out[1].startswith("--------")
+    assert out[2].startswith("01.1") and out[2].rstrip().endswith("504.8") and len(out) == 4
+    key = reference(as_dict=True)
+    assert set(key) == set(EXERCISES) and key["02.3"] == 46 and key["04.1"] is None
+    df = synthetic()
+    reference(notebook="4", results=df)
+    assert "needs" not in capsys.readouterr().out
+    with pytest.raises(ValueError, match="notebook='99' has no exercises"):
+        reference(notebook="99")
+
+
+def test_paper_reference_table(capsys):
+    from mufno_lite.analysis import PAPER_REPORTED
+    from mufno_lite.exercises import paper_reference
+
+    assert paper_reference("navier_stokes") is None
+    out = capsys.readouterr().out
+    assert "navier_stokes  SP               K=3: 1.80e-03, K=24: 7.40e-04" in out and "{" not in out
+    assert paper_reference(as_dict=True) == PAPER_REPORTED
+    with pytest.raises(ValueError, match="keys must be among"):
+        paper_reference("heat")

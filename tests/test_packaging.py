@@ -68,3 +68,25 @@ def test_notebooks_are_output_free_with_parameters_cell():
         idx = nb["cells"].index(tagged[0])
         nxt = "".join(nb["cells"][idx + 1]["source"])
         assert "setup(preset, device, seed" in nxt, path.name
+
+
+def _make_recipe(makefile: str, target: str) -> list[str]:
+    lines = makefile.splitlines()
+    start = next(i for i, line in enumerate(lines) if re.match(rf"^{re.escape(target)}:", line))
+    out = []
+    for line in lines[start + 1:]:
+        if not line.startswith("\t"):
+            break
+        out.append(line)
+    return out
+
+
+def test_make_test_installs_nothing_with_sudo_and_make_lab_exists():
+    makefile = (ROOT / "Makefile").read_text()
+    deps = " ".join(_make_recipe(makefile, "browser-deps") + _make_recipe(makefile, "test"))
+    # browser-deps only checks and prints the instruction; `make test` never runs sudo or apt-get
+    assert "apt-get install" in deps and not re.search(r"^\s*(sudo|apt-get)\b|;\s*(sudo|apt-get)\b|&&\s*(sudo|apt-get)\b", deps)
+    assert all("echo" in line or "apt-get" not in line for line in _make_recipe(makefile, "browser-deps"))
+    lab = " ".join(_make_recipe(makefile, "lab"))
+    assert "jupyterlab" in lab and "notebooks" in lab and "$(LAB_ARGS)" in lab
+    assert re.search(r"^LAB_ARGS \?= \$\(if \$\(CI\),--no-browser,\)", makefile, re.M)

@@ -42,6 +42,7 @@ from typing import Optional
 import numpy as np
 import torch
 
+from ..progress import LineProgress, progress_mode
 from .grf import periodic_grf, require_positive
 
 __all__ = ["burgers_initial_condition", "solve_burgers", "burgers_cole_hopf_sine"]
@@ -91,7 +92,7 @@ def _etdrk4_coefficients(lin: torch.Tensor, dt: float, n_contour: int = 32):
 
 def solve_burgers(u0: torch.Tensor, *, nu: float = 0.1, t_final: float = 1.0,
                   dt_max: float = 2e-3, cfl: float = 1.0, n_steps: Optional[int] = None,
-                  dealias: bool = True) -> torch.Tensor:
+                  dealias: bool = True, progress: Optional[bool] = None) -> torch.Tensor:
     """Solve periodic viscous Burgers from ``u0`` to ``t_final`` (batched).
 
     Parameters
@@ -111,6 +112,10 @@ def solve_burgers(u0: torch.Tensor, *, nu: float = 0.1, t_final: float = 1.0,
         Force a fixed number of equal steps (convergence studies).
     dealias : bool
         Apply the 2/3 rule to the nonlinear term.
+    progress : bool, optional
+        ``False``: silent.  Default: in logs (papermill, CI, a pipe; :func:`mufno_lite.progress.progress_mode`
+        ``'lines'``) a solve that takes longer than 30 s writes a line to stdout every 30 s with the
+        time steps done, the elapsed time and an ETA.  (Bars over chunks are the data loader's.)
 
     Returns
     -------
@@ -146,6 +151,10 @@ def solve_burgers(u0: torch.Tensor, *, nu: float = 0.1, t_final: float = 1.0,
         return g * torch.fft.rfft(u * u)
 
     v = torch.fft.rfft(u0)
+    lines = None
+    if progress is not False and progress_mode() == "lines":
+        lines = LineProgress(n_steps, f"Burgers solve ({u0.shape[0] if u0.ndim > 1 else 1} samples, n={n})",
+                             unit="time steps", interval=30.0, delay=30.0, step_fraction=1.0, min_gap=30.0)
     for _ in range(n_steps):
         nv = nonlin(v)
         a = e2 * v + q * nv
@@ -155,6 +164,10 @@ def solve_burgers(u0: torch.Tensor, *, nu: float = 0.1, t_final: float = 1.0,
         c = e2 * a + q * (2 * nb - nv)
         nc = nonlin(c)
         v = e * v + f1 * nv + 2 * f2 * (na + nb) + f3 * nc
+        if lines is not None:
+            lines.update(1)
+    if lines is not None:
+        lines.close()
     return torch.fft.irfft(v, n=n)
 
 

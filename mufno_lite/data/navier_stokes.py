@@ -44,6 +44,7 @@ from typing import Optional, Sequence
 
 import torch
 
+from ..progress import LineProgress, progress_mode
 from .grf import periodic_grf, require_positive
 
 __all__ = ["FORCINGS", "flow_defaults", "ns_initial_condition", "ns_forcing", "ns_advection",
@@ -161,7 +162,7 @@ def ns_advection(w_hat: torch.Tensor, sp: "_Spectral", return_velocity: bool = F
 def solve_navier_stokes(w0: torch.Tensor, times: Sequence[float], *, nu: float, length: float,
                         forcing: Optional[torch.Tensor] = None, cfl: float = 0.5,
                         dt_max: float = 0.05, dealias: bool = True,
-                        n_substeps: Optional[int] = None) -> torch.Tensor:
+                        n_substeps: Optional[int] = None, progress: Optional[bool] = None) -> torch.Tensor:
     """Integrate the vorticity equation and record frames.
 
     Parameters
@@ -184,6 +185,9 @@ def solve_navier_stokes(w0: torch.Tensor, times: Sequence[float], *, nu: float, 
         2/3-rule dealiasing of the advection.
     n_substeps : int, optional
         Force this many equal steps between consecutive frames (convergence tests).
+    progress : bool, optional
+        ``False``: silent.  Default: in logs (:func:`mufno_lite.progress.progress_mode` ``'lines'``)
+        a solve that takes longer than 30 s writes a line to stdout every 30 s (frames done, elapsed, ETA).
 
     Returns
     -------
@@ -202,6 +206,10 @@ def solve_navier_stokes(w0: torch.Tensor, times: Sequence[float], *, nu: float, 
     w_hat = torch.fft.rfft2(w0)
     out = torch.empty(*w0.shape, len(times), dtype=torch.float64, device=dev)
     t = 0.0
+    lines = None
+    if progress is not False and progress_mode() == "lines":
+        lines = LineProgress(len(times), f"Navier-Stokes solve ({w0.shape[0] if w0.ndim > 2 else 1} samples, {s}x{s})",
+                             unit="frames", interval=30.0, delay=30.0, step_fraction=1.0, min_gap=30.0)
     for j, t_next in enumerate(times):
         span = float(t_next) - t
         if span <= 0:
@@ -225,6 +233,10 @@ def solve_navier_stokes(w0: torch.Tensor, times: Sequence[float], *, nu: float, 
             nl = None
         out[..., j] = torch.fft.irfft2(w_hat, s=(s, s))
         t = float(t_next)
+        if lines is not None:
+            lines.update(1)
+    if lines is not None:
+        lines.close()
     return out
 
 

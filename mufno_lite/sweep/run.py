@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Callable, Mapping
 
 from ..device import resolve_device
-from ..progress import progress_enabled
+from ..progress import LineProgress, progress_enabled, progress_mode
 from ..store import ResultsStore
 from ..train import TrainingInterrupted
 from .config import SweepConfig
@@ -135,6 +135,25 @@ class _StepBar:
         self.bar.close()
 
 
+class _StepLines(_StepBar):
+    """The same callback as :class:`_StepBar`, writing throttled lines (stdout) instead of a bar."""
+
+    def __init__(self, total: int, desc: str, *, interval: float = 60.0):
+        self.bar = LineProgress(total, desc, unit="steps", interval=interval, delay=interval,
+                                step_fraction=1.0, min_gap=interval)
+        self.n = 0
+
+    def __call__(self, *args, **kwargs):
+        step = kwargs.get("step", args[0] if args else None)
+        if isinstance(step, Mapping):
+            step = step.get("step")
+        if isinstance(step, (int, float)) and not isinstance(step, bool):
+            self.bar.set(int(step))
+        else:
+            self.bar.update(1)
+        self.n = self.bar.n
+
+
 def sweep_status(config: SweepConfig, store: ResultsStore | str | os.PathLike | None = None):
     """A DataFrame of the sweep's runs with their stored status (``pending`` if not stored)."""
     import pandas as pd
@@ -202,11 +221,13 @@ def run_sweep(
     dry_run : bool
         Plan only: count runs and populations still to run, train nothing.
     progress : bool, optional
-        Progress bars; default on when stderr is a terminal and ``$CI`` is unset.
+        ``False``: none; ``True``: bars; ``None`` (default): :func:`mufno_lite.progress.progress_mode`
+        decides — tqdm widgets in Jupyter, bars on a terminal, throttled lines on stdout with
+        runs done / total, populations and an ETA in papermill, CI logs and pipes.
     handle_signals : bool
         Turn SIGINT/SIGTERM into a clean stop (main thread only).
     verbose : bool
-        Print the final summary line (and the resume hint) to stderr.
+        Print the final summary line to stdout (warnings, failures and the resume hint to stderr).
 
     Returns
     -------
@@ -223,7 +244,8 @@ def run_sweep(
         raise ValueError(f"max_populations must be a positive integer or None; got max_populations={max_populations!r}")
     dev = resolve_device(device or config.device)
     st = store if isinstance(store, ResultsStore) else ResultsStore(store)
-    log = (lambda msg: print(msg, file=sys.stderr, flush=True)) if verbose else (lambda msg: None)
+    log = (lambda msg: print(msg, file=sys.stdout, flush=True)) if verbose else (lambda msg: None)
+    warn = (lambda msg: print(msg, file=sys.stderr, flush=True)) if verbose else (lambda msg: None)
 
     runs = config.expand()
     all_tasks = population_tasks(config, runs, device=dev)
@@ -244,18 +266,35 @@ def run_sweep(
         tasks = tasks[:max_populations]
     executor = executor or InProcessExecutor()
     flag = _StopFlag()
-    show = _progress_enabled(progress)
+    mode = progress_mode(progress)
+    show = mode in ("bar", "widget")
     outer = None
+    lines = None
     if show:
         from tqdm.auto import tqdm
 
         outer = tqdm(total=len(pending), desc=f"{config.name}", unit="run", dynamic_ncols=True)
+    elif mode == "lines" and tasks:
+        n_pop = len(tasks)
+        lines = LineProgress(sum(len(t["members"]) for t in tasks),
+                             f"sweep {config.name}", unit="runs",
+                             extra=lambda: f"{report.n_populations_run}/{n_pop} populations"
+                             + (f", {report.n_diverged} diverged" if report.n_diverged else "")
+                             + (f", {report.n_failed} failed" if report.n_failed else ""))
+        if verbose:
+            print(f"sweep {config.name}: {lines.total} runs to train in {n_pop} populations"
+                  f" ({report.n_skipped} already stored)", flush=True)
 
     def step_progress(task):
-        if not show:
-            return None
         p = task["parametrization"]
-        return _StepBar(int(task["train"].get("steps") or 0), f"{p['kind']} K={task['model']['K']}")
+        desc = f"{p['kind']} K={task['model']['K']}"
+        steps = int(task["train"].get("steps") or 0)
+        if show:
+            return _StepBar(steps, desc)
+        if lines is not None and steps > 0:
+            # only populations that run longer than a minute print (one line a minute at most)
+            return _StepLines(steps, f"  population {desc}")
+        return None
 
     def on_result(task, rows):
         st.write_rows(rows, sweeps=[config.name])
@@ -269,16 +308,18 @@ def run_sweep(
                 report.n_failed += 1
                 if report.n_failed == 1:
                     last = (r.get("error") or "").strip().splitlines()[-1:] or [""]
-                    log(f"[mufno_lite] population {task['task_id']} failed: {last[0]}")
+                    warn(f"[mufno_lite] population {task['task_id']} failed: {last[0]}")
         report.remaining -= sum(1 for r in rows if r["status"] in ("done", "diverged"))
         if outer is not None:
             outer.update(len(rows))
             outer.set_postfix(done=report.n_done, div=report.n_diverged, failed=report.n_failed, refresh=False)
+        if lines is not None:
+            lines.update(len(rows))
 
     ctx = ExecutionContext(dataset_factory=dataset_factory, trainer=trainer, should_stop=flag,
                            step_progress=step_progress)
     try:
-        with _signal_handlers(flag, handle_signals, log):
+        with _signal_handlers(flag, handle_signals, warn):
             try:
                 executor.map_populations(tasks, on_result, context=ctx)
             except TrainingInterrupted:
@@ -287,6 +328,8 @@ def run_sweep(
     finally:
         if outer is not None:
             outer.close()
+        if lines is not None:
+            lines.close()
     report.wall_time_s = time.perf_counter() - t0
     if flag.signum is not None:
         report.status, report.signal = "interrupted", int(flag.signum)
@@ -294,6 +337,6 @@ def run_sweep(
         report.status = "partial"
     log(report.summary())
     if report.status == "interrupted":
-        log(f"[mufno_lite] interrupted by {signal.Signals(report.signal).name}; {report.remaining} runs still to run. "
+        warn(f"[mufno_lite] interrupted by {signal.Signals(report.signal).name}; {report.remaining} runs still to run. "
             f"Resume with: {resume}")
     return report
