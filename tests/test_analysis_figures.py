@@ -109,9 +109,10 @@ def test_describe_transfer_sentence():
 
     text = describe_transfer(drift_summary(optimum_table(synthetic())))
     mup, sp = text.splitlines()
-    assert sp.startswith("SP: the optimal learning rate moved -3 grid steps from K=3 (0.00316) to K=64 (0.00133)")
-    assert "larger than the seed spread" in sp
-    assert mup.startswith("μP: the optimal learning rate did not move") and "not resolved" in mup
+    assert sp.startswith("SP: optimal learning rate 0.00316 (K=3) → 0.00133 (K=64): -3 grid steps, fitted -")
+    assert sp.endswith(": resolved.")
+    assert mup.startswith("μP: optimal learning rate") and "no move on the grid" in mup and "not resolved" in mup
+    assert all(len(line) < 160 for line in (sp, mup))  # one short line per parametrization
 
 
 def test_fitted_optimum_recovers_an_off_grid_minimum():

@@ -54,16 +54,10 @@ def describe_transfer(drift, x_label: str = "learning rate") -> str:
     lines = []
     for r in drift.itertuples():
         name = "SP" if r.parametrization == "sp" else "μP"
-        move = "did not move" if r.drift_steps == 0 else f"moved {r.drift_steps:+g} grid steps"
-        noise = (f"per-seed optima spread over {r.median_seed_spread_steps:g} steps (median over K)"
-                 if r.median_seed_spread_steps == r.median_seed_spread_steps else "one seed: no spread estimate")
-        verdict = "larger than the seed spread" if r.resolved else "not resolved beyond seed noise"
-        lines.append(
-            f"{name}: the optimal {x_label} {move} from K={r.K_min} ({r.best_at_K_min:.3g}) to K={r.K_max} "
-            f"({r.best_at_K_max:.3g}); the largest deviation of any K from the median optimum is "
-            f"{r.max_step_deviation:g} steps; {noise}; the drift is {verdict}. "
-            f"Fitted (sub-grid) optimum: {r.fit_drift_steps:+.2f} steps, "
-            + (f"per-seed fitted optima spread {r.fit_seed_spread_steps:.2f} steps: {'resolved' if r.fit_resolved else 'not resolved'}."
-               if r.fit_seed_spread_steps == r.fit_seed_spread_steps else "one seed: not assessable against seed noise.")
-        )
+        spread = r.fit_seed_spread_steps
+        noise = (f"seed spread {spread:.2f} steps: {'resolved' if r.fit_resolved else 'not resolved'}"
+                 if spread == spread else "one seed: noise not assessable")
+        move = "no move on the grid" if r.drift_steps == 0 else f"{r.drift_steps:+g} grid steps"
+        lines.append(f"{name}: optimal {x_label} {r.best_at_K_min:.3g} (K={r.K_min}) → {r.best_at_K_max:.3g} "
+                     f"(K={r.K_max}): {move}, fitted {r.fit_drift_steps:+.2f}; {noise}.")
     return "\n".join(lines)
