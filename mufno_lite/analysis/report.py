@@ -55,7 +55,7 @@ def describe_transfer(drift, x_label: str = "learning rate") -> str:
     for r in drift.itertuples():
         name = "SP" if r.parametrization == "sp" else "μP"
         spread = r.fit_seed_spread_steps
-        noise = (f"seed spread {spread:.2f} steps: {'resolved' if r.fit_resolved else 'not resolved'}"
+        noise = (f"{'resolved beyond' if r.fit_resolved else 'within'} the seed spread ({spread:.2f} steps)"
                  if spread == spread else "one seed: noise not assessable")
         move = "no move on the grid" if r.drift_steps == 0 else f"{r.drift_steps:+g} grid steps"
         lines.append(f"{name}: optimal {x_label} {r.best_at_K_min:.3g} (K={r.K_min}) → {r.best_at_K_max:.3g} "
