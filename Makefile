@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 REPRODUCE_ARGS ?=
 LAB_ARGS ?= $(if $(CI),--no-browser,)
 
-.PHONY: setup reproduce test test-fast lab bench browser-deps clean-venv
+.PHONY: setup reproduce test test-fast lab bench browser-deps browser-install clean-venv
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
@@ -47,6 +47,15 @@ browser-deps:
 	@if [ -x /usr/bin/chromium ]; then echo "chromium: $$(/usr/bin/chromium --version)"; \
 	else echo "browser-deps: /usr/bin/chromium not found, so the browser test will be skipped."; \
 	  echo "  to run it, install Debian's chromium: sudo apt-get install -y chromium   (then make test again)"; fi
+
+# Installs Debian's chromium when run as root with apt-get (CI does this before `make test`); a
+# separate, explicit step, so `make test` itself never installs system packages.
+browser-install:
+	@if [ -x /usr/bin/chromium ]; then echo "chromium: $$(/usr/bin/chromium --version)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+	  && echo "chromium: $$(/usr/bin/chromium --version)"; \
+	else echo "browser-install: needs root and apt-get; the browser test will be skipped"; fi
 
 clean-venv:
 	rm -rf $(VENV)
