@@ -60,7 +60,7 @@ process over its RSS before the step, with glibc's mmap threshold fixed at 64 Ki
 peak of live tensor bytes, the quantity ``torch.cuda.max_memory_allocated`` reports on a GPU
 and the one a GPU budget is about.  With glibc's default (a threshold that grows to 32 MiB
 after the first frees) freed blocks stay in the heap and the peak RSS of the same step is about
-1.5–2.1 × higher (``bench_memory.py`` prints both): that is the CPU allocator's overhead, not
+1.4–2.1 × higher (``bench_memory.py`` prints both): that is the CPU allocator's overhead, not
 the model's.  ``tracemalloc`` does not see torch's allocations, and the profiler's memory
 events were not needed once RSS tracked live bytes.
 
@@ -299,15 +299,15 @@ def spatial_shape_of(pde: str, data: Mapping, d: int) -> tuple[int, ...]:
     return (s,) * d
 
 
-def estimate_run_memory(run, members: int = 1, *, device: str = "cuda", dtype="float32") -> MemoryEstimate:
+def estimate_run_memory(run, members: int | None = None, *, device: str = "cuda", dtype="float32") -> MemoryEstimate:
     """:func:`estimate_step_memory` for a sweep run: a :class:`~mufno_lite.sweep.RunSpec`, its
-    ``config`` dict, or a population task dict (``members`` defaults to the task's member count
-    then).  ``device`` decides whether the raw data is copied (any device but ``cpu``)."""
+    ``config`` dict, or a population task dict.  ``members``: the chunk size (default: a task's
+    member count, else 1).  ``device`` decides whether the raw data is copied (any but ``cpu``)."""
     cfg = getattr(run, "config", run)
     if not isinstance(cfg, Mapping) or "model" not in cfg or "data" not in cfg:
         raise ValueError("run must be a RunSpec, a run config dict or a population task (with 'model' and 'data')")
-    if "members" in cfg and isinstance(cfg["members"], list) and members == 1:
-        members = len(cfg["members"])
+    if members is None:
+        members = len(cfg["members"]) if isinstance(cfg.get("members"), list) else 1
     md = dict(cfg["model"])
     if isinstance(md.get("padding"), list):
         md["padding"] = tuple(md["padding"])
