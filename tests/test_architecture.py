@@ -13,9 +13,9 @@ LAYERS = {
     0: "validation canonical device paths progress presets modes",
     1: "data",
     2: "fno parametrization spectra theory",
-    3: "train optim flops",
+    3: "train optim flops memory",
     4: "sweep pool_executor ray_executor store",
-    5: "experiments search mutransfer coord_check analysis exercises",
+    5: "experiments search mutransfer coord_check analysis exercises plan",
     6: "figures widgets session reproduce",
     7: "cli __main__",
 }

@@ -1,0 +1,446 @@
+"""The memory model of one training step of a population chunk, and its measurement.
+
+:func:`estimate_step_memory` predicts the peak memory (bytes) of one step of
+:func:`mufno_lite.train.train_population` for a chunk of ``members`` models trained as one batched
+``FNO(members=G)`` with its :class:`~mufno_lite.optim.PopulationAdam`: forward, backward, the
+optimizer step, and the evaluation passes between steps.  :func:`measure_step_memory` measures
+the same thing on this machine (peak RSS on a CPU, ``torch.cuda.max_memory_allocated`` on a
+GPU); ``tests/test_memory.py`` keeps the two within ±25 % and ``benchmarks/bench_memory.py``
+prints the table.
+
+What is counted (the shapes are those of :mod:`mufno_lite.fno`; S is the bytes of one real
+element, 4 in float32; a complex element is 2S)
+---------------------------------------------------------------------------------------------
+* **State**, allocated for the whole run: the parameters (complex spectral weights at 2S, the
+  rest at S), their gradients, and Adam's two moments (``PopulationAdam`` keeps
+  ``zeros_like(view_as_real(p))`` twice): 4 × the parameters.  The previous step's gradients are
+  alive during the next forward (``_chunk_step`` drops them just before ``backward``), so the
+  backward phases below subtract them again and add back what they have re-created.
+* **Saved activations** (what autograd keeps from the forward for the backward), per member and
+  sample, with N the grid points, Nₚ the padded grid points, m the width, P the projection width,
+  C the lifting input channels (``in_channels`` + d grid coordinates): the lifting input (C·N;
+  ``bmm`` copies it when the member axis is an ``expand``); per Fourier layer its input (kept by
+  the pointwise ``bmm``) and its pre-activation (kept by GELU), 2·m·Nₚ; per layer and corner
+  (2^(d−1) of them) the input block of the per-mode product, K^d·m complex, and, only when the
+  chunk has G > 1 members (with one, ``reshape`` is a view of the parameter), the permuted weight
+  copy K^d·m² complex per member and the pointwise weight broadcast over the batch; the
+  projection input (m·N), pre-activation and activation (2·P·N); the output and loss terms.
+* **The training step's peak** is the largest of four moments, each measured op by op on a CPU
+  (a storage-tracking dispatch mode) before it was written down: the last Fourier layer's
+  forward (its ``rfftn`` output and zeroed spectrum, ≈ m·Nₚ each, and its output; or the three
+  outputs of σ(W v + K v)); the end of the forward (every saved tensor); the start of the
+  backward (every saved tensor + one gradient of the widest activation − the dropped
+  gradients); the backward through the last Fourier layer (the projection freed; two gradients,
+  the transforms' two half-spectra and the layer's new weight gradient).  ``workspace`` is that
+  peak minus the saved activations (≤ 0 when the peak is the end of the forward or the dropped
+  gradients outweigh the working set).
+* **Optimizer step**: its temporaries (``v.sqrt()/bc``, ``m/denom``, the product with the step)
+  are three copies of the largest parameter tensor, live while the activations are freed.
+* **Evaluation** (no gradient, ``eval_batch`` samples): the widest moment of a forward that
+  keeps nothing (a layer's input and transforms, or the projection's input and two P-wide
+  tensors); the state is alive.
+* **Data** on the device: ``x_train`` (raw and, with ``normalize_x``, encoded), ``y_train``,
+  ``x_test`` and ``y_test`` (:class:`mufno_lite.train._Data`); zero unless ``n_train`` is given.
+  On a CPU ``Tensor.to`` does not copy, so only the encoded inputs are new there.
+* **Not counted**: the CUDA context and library handles (a few hundred MB on a GPU, outside
+  ``max_memory_allocated``), the data set on the host, allocator rounding and fragmentation (the
+  CUDA caching allocator rounds to 512 B; fragmentation is what a budget's safety factor is
+  for), cuFFT work areas beyond the tensors above (cuFFT's work area goes through torch's
+  caching allocator and is about one transform's size: not validated here, there is no GPU),
+  the PINO residual (a few 1-channel tensors, negligible next to width-m activations).
+
+The peak is ``state + data + max(train, optimizer, eval)``.  No fitted fudge factor
+(``ALLOCATOR_OVERHEAD`` is 1.0): every term is a tensor of :mod:`mufno_lite.fno`,
+:mod:`mufno_lite.optim` or :mod:`mufno_lite.train`.
+
+**Measurement on a CPU** (:func:`measure_step_memory`): the rise of the peak RSS of a fresh
+process over its RSS before the step, with glibc's mmap threshold fixed at 64 KiB
+(``MALLOC_MMAP_THRESHOLD_``; :func:`measure_in_subprocess` sets it).  Then every tensor of
+64 KiB or more is its own mapping, returned to the system when freed, and peak RSS follows the
+peak of live tensor bytes, the quantity ``torch.cuda.max_memory_allocated`` reports on a GPU
+and the one a GPU budget is about.  With glibc's default (a threshold that grows to 32 MiB
+after the first frees) freed blocks stay in the heap and the peak RSS of the same step is about
+1.4–2.1 × higher (``bench_memory.py`` prints both): that is the CPU allocator's overhead, not
+the model's.  ``tracemalloc`` does not see torch's allocations, and the profiler's memory
+events were not needed once RSS tracked live bytes.
+
+>>> est = estimate_step_memory(d=1, K=16, width=64, n_layers=4, projection_width=128,
+...                            spatial=(1024,), batch=20, members=3)
+>>> est.total == sum(est.state.values()) + est.data + est.phases[est.peak_phase]
+True
+>>> est.peak_phase
+'train'
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field
+from typing import Mapping, Sequence
+
+from .fno import FNOConfig, count_parameters
+
+__all__ = [
+    "MemoryEstimate",
+    "estimate_step_memory",
+    "estimate_config_memory",
+    "estimate_run_memory",
+    "spatial_shape_of",
+    "eval_batch_size",
+    "measure_step_memory",
+    "measure_in_subprocess",
+    "ALLOCATOR_OVERHEAD",
+]
+
+#: Multiplier on the modelled bytes for allocator overhead (none: measured within ±25 % without).
+ALLOCATOR_OVERHEAD = 1.0
+_EVAL_BUDGET = 1 << 23  # elements of the widest activation per evaluation pass (train._eval_chunk)
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """Peak bytes of one training step of a population chunk, by component.
+
+    ``state``: params, grads, adam_m, adam_v.  ``phases``: the part that is not always alive,
+    per phase (``train`` = saved activations + working set, ``optimizer``, ``eval``); the peak is
+    the largest.  ``activations`` and ``workspace`` split ``phases['train']``.  ``total`` =
+    sum(state) + data + phases[peak_phase], times :data:`ALLOCATOR_OVERHEAD`.
+    """
+
+    members: int
+    state: dict
+    activations: int
+    workspace: int
+    phases: dict
+    data: int
+    peak_phase: str
+    total: int
+    shape: dict = field(default_factory=dict)
+
+    @property
+    def per_member_state(self) -> int:
+        return sum(self.state.values()) // max(self.members, 1)
+
+    def breakdown(self) -> dict:
+        """Flat {component: bytes}, the peak phase's parts only, plus ``total``."""
+        out = dict(self.state)
+        out["data"] = self.data
+        if self.peak_phase == "train":
+            out["activations"], out["workspace"] = self.activations, self.workspace
+        else:
+            out[self.peak_phase] = self.phases[self.peak_phase]
+        out["total"] = self.total
+        return out
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _elem_size(dtype) -> int:
+    name = str(dtype).replace("torch.", "")
+    if name in ("float32", "float", "f4"):
+        return 4
+    if name in ("float64", "double", "f8"):
+        return 8
+    raise ValueError(f"dtype must be float32 or float64; got dtype={dtype!r}")
+
+
+def eval_batch_size(members: int, width: int, spatial: Sequence[int], n: int, eval_batch: int | None = None) -> int:
+    """Samples per evaluation pass, the rule of ``train._eval_chunk`` (None: bounded by 2²³
+    elements of the widest activation)."""
+    if eval_batch is not None:
+        return int(eval_batch)
+    per_sample = members * max(width, 128) * math.prod(spatial)
+    return max(1, min(n, _EVAL_BUDGET // max(per_sample, 1)))
+
+
+def estimate_step_memory(d: int, K: int, width: int, n_layers: int = 4, projection_width: int = 128,
+                         spatial: Sequence[int] | int = 64, batch: int = 20, members: int = 1, *,
+                         padding: int | Sequence[int] = 0, in_channels: int = 1, out_channels: int = 1,
+                         coords: bool = True, dtype="float32", n_train: int = 0, n_test: int = 0,
+                         normalize_x: bool = True, eval_batch: int | None = None,
+                         data_on_device: bool = True) -> MemoryEstimate:
+    """Estimated peak bytes of one training step of a chunk of ``members`` FNOs.
+
+    Parameters
+    ----------
+    d, K, width, n_layers, projection_width, padding, in_channels, out_channels
+        The architecture (:class:`mufno_lite.fno.FNOConfig`); ``coords`` is its ``grid`` flag.
+    spatial : int or sequence of int
+        The data grid (points per axis, before padding); an int means that on every axis.
+    batch : int
+        Training samples per step.
+    members : int
+        Models in the chunk (the leading member axis of every parameter and activation).
+    dtype : "float32" or "float64"
+    n_train, n_test : int
+        Samples of the data set (its tensors on the device; 0 leaves the data out).  The final
+        evaluation runs over ``max(n_train, n_test)`` samples in passes of ``eval_batch``.
+    normalize_x : bool
+        Whether encoded copies of the inputs are kept next to the raw ones.
+    eval_batch : int, optional
+        ``TrainConfig.eval_batch_size`` (None: the trainer's rule, :func:`eval_batch_size`).
+    data_on_device : bool
+        False when the raw data tensors already live where training runs (a CPU: ``Tensor.to``
+        does not copy); then only the encoded inputs are new.
+
+    See the module docstring for what is counted.
+    """
+    cfg = FNOConfig(d=d, K=K, width=width, n_layers=n_layers, projection_width=projection_width,
+                    in_channels=in_channels, out_channels=out_channels, grid=coords,
+                    padding=tuple(padding) if isinstance(padding, (list, tuple)) else padding)
+    return estimate_config_memory(cfg, spatial, batch, members, dtype=dtype, n_train=n_train, n_test=n_test,
+                                  normalize_x=normalize_x, eval_batch=eval_batch, data_on_device=data_on_device)
+
+
+def estimate_config_memory(cfg: FNOConfig, spatial, batch: int, members: int, *, dtype="float32",
+                           n_train: int = 0, n_test: int = 0, normalize_x: bool = True,
+                           eval_batch: int | None = None, data_on_device: bool = True) -> MemoryEstimate:
+    """:func:`estimate_step_memory` for an :class:`~mufno_lite.fno.FNOConfig`."""
+    if isinstance(spatial, int):
+        spatial = (spatial,) * cfg.d
+    spatial = tuple(int(n) for n in spatial)
+    if len(spatial) != cfg.d:
+        raise ValueError(f"spatial must have d={cfg.d} entries; got spatial={spatial}")
+    for name, v in (("batch", batch), ("members", members)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name} must be a positive integer; got {name}={v!r}")
+    S = _elem_size(dtype)
+    G, B, m, P, L = members, batch, cfg.width, cfg.projection_width, cfg.n_layers
+    Cc, Co, d, K = cfg.lifting_in, cfg.out_channels, cfg.d, cfg.K
+    padded = tuple(n + p for n, p in zip(spatial, cfg.pads))
+    N, Np = math.prod(spatial), math.prod(padded)
+    corners, nk = 2 ** (d - 1), K**d
+
+    counts = count_parameters(cfg)
+    p_bytes = G * (counts["spectral"] * 2 * S + counts["other"] * S)
+    state = {"params": p_bytes, "grads": p_bytes, "adam_m": p_bytes, "adam_v": p_bytes}
+    layer_w = G * corners * m * m * nk * 2 * S  # one spectral weight tensor (the largest parameter)
+    largest = max(layer_w, G * m * max(Cc, m, P) * S, G * P * Co * S)
+    half = G * math.prod(padded[:-1]) * (padded[-1] // 2 + 1) * 2 * S  # one half-spectrum, per (sample, channel)
+
+    def parts(b: int) -> dict:
+        unit = G * b * m * Np * S  # one Fourier-layer activation of the chunk
+        lift = G * b * Cc * N * S  # lifting input, copied by bmm (its member axis is an expand)
+        # per-mode bmm operands: the input block (always a copy) and, for G > 1 only, the permuted
+        # spectral weight and the pointwise weight broadcast over the batch (with one member
+        # ``reshape`` is a view of the parameter, nothing new is kept)
+        corner = L * corners * G * nk * m * b * 2 * S
+        if G > 1:
+            corner += L * corners * G * nk * m * m * 2 * S + L * G * b * m * m * S
+        proj = G * (b * m * N + 2 * b * P * N + b * m * P + b * P * Co + 3 * b * Co * N) * S
+        layers = lift + corner + 2 * L * unit  # every Fourier layer's input and pre-activation
+        hs = b * m * half
+        return {"unit": unit, "layers": layers, "proj": proj, "half": hs,
+                "widest": G * b * max(P * N, m * Np) * S, "saved": layers + proj}
+
+    def train_phase(b: int) -> tuple[int, int, int]:
+        """(peak bytes beyond the state, saved activations, working set) of the training step."""
+        q = parts(b)
+        u, hs = q["unit"], q["half"]
+        # last Fourier layer, forward (old gradients alive): its input is saved, its output is being
+        # built: rfftn output + zeroed spectrum + inverse transform's output, or spectral output +
+        # pointwise output + bias sum
+        fwd_layer = q["layers"] - u + max(2 * hs + u, 3 * u)
+        fwd_end = q["saved"]  # the projection's bias add / GELU: every saved tensor is alive
+        # backward (old gradients dropped: −params): at its start one gradient of the widest
+        # activation; through the last Fourier layer, the projection freed, its gradients
+        # (grad_out, grad_pre, pointwise grad_x) and the two transforms' buffers
+        bwd0 = q["saved"] + q["widest"] - p_bytes
+        bwd_layer = q["layers"] + 2 * u + 2 * hs - p_bytes + layer_w
+        peak = max(fwd_layer, fwd_end, bwd0, bwd_layer)
+        return int(peak), int(q["saved"]), int(peak - q["saved"])
+
+    train, act, ws = train_phase(B)
+    nmax = max(n_train, n_test, 1)
+    eb = eval_batch_size(G, m, spatial, nmax, eval_batch)
+    q = parts(eb)
+    # no_grad forward: the layer's input, rfftn output, zeroed spectrum, output (or the three
+    # outputs of the layer's sum); at the projection, its input and two P-wide tensors
+    eval_bytes = max(q["unit"] + max(2 * q["half"] + q["unit"], 3 * q["unit"]),
+                     G * eb * (m * N + 2 * P * N) * S)
+    phases = {"train": train, "optimizer": 3 * largest, "eval": int(eval_bytes)}
+    data = 0
+    if n_train:
+        xin, yout = cfg.in_channels * N * S, Co * N * S
+        if data_on_device:
+            data = n_train * (xin * (2 if normalize_x else 1) + yout) + n_test * (xin + yout)
+        elif normalize_x:
+            data = (n_train + n_test) * xin
+    peak = max(phases, key=phases.get)
+    total = int(ALLOCATOR_OVERHEAD * (sum(state.values()) + data + phases[peak]))
+    shape = {"d": d, "K": K, "width": m, "n_layers": L, "projection_width": P, "spatial": list(spatial),
+             "padding": list(cfg.pads), "batch": B, "members": G, "dtype": str(dtype).replace("torch.", ""),
+             "eval_batch": eb}
+    return MemoryEstimate(members=G, state=state, activations=int(act), workspace=int(ws), phases=phases,
+                          data=int(data), peak_phase=peak, total=total, shape=shape)
+
+
+# --------------------------------------------------------------------------------------------
+# from a sweep's run config or population task
+# --------------------------------------------------------------------------------------------
+
+
+def spatial_shape_of(pde: str, data: Mapping, d: int) -> tuple[int, ...]:
+    """The data grid of a sweep's ``data`` block: (s,), (s, s) or (s, s, n_t) for Navier–Stokes
+    (``n_t`` from ``data.params`` or the data set's default)."""
+    s = int(data["resolution"])
+    if d == 3:
+        n_t = (data.get("params") or {}).get("n_t")
+        if n_t is None:
+            from .data.dataset import make_config
+
+            n_t = make_config(pde, s)["n_t"]
+        return (s, s, int(n_t))
+    return (s,) * d
+
+
+def estimate_run_memory(run, members: int | None = None, *, device: str = "cuda", dtype="float32") -> MemoryEstimate:
+    """:func:`estimate_step_memory` for a sweep run: a :class:`~mufno_lite.sweep.RunSpec`, its
+    ``config`` dict, or a population task dict.  ``members``: the chunk size (default: a task's
+    member count, else 1).  ``device`` decides whether the raw data is copied (any but ``cpu``)."""
+    cfg = getattr(run, "config", run)
+    if not isinstance(cfg, Mapping) or "model" not in cfg or "data" not in cfg:
+        raise ValueError("run must be a RunSpec, a run config dict or a population task (with 'model' and 'data')")
+    if members is None:
+        members = len(cfg["members"]) if isinstance(cfg.get("members"), list) else 1
+    md = dict(cfg["model"])
+    if isinstance(md.get("padding"), list):
+        md["padding"] = tuple(md["padding"])
+    fno = FNOConfig(**md)
+    tr = cfg.get("train", {})
+    data = cfg["data"]
+    return estimate_config_memory(
+        fno, spatial_shape_of(cfg.get("pde", ""), data, fno.d), int(tr.get("batch_size", 20)), int(members),
+        dtype=dtype, n_train=int(data.get("n_train", 0)), n_test=int(data.get("n_test", 0)),
+        normalize_x=bool(tr.get("normalize_x", True)), eval_batch=tr.get("eval_batch_size"),
+        data_on_device=str(device).split(":")[0] != "cpu")
+
+
+# --------------------------------------------------------------------------------------------
+# measurement
+# --------------------------------------------------------------------------------------------
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _reset_peak_rss() -> bool:
+    """Reset the process's peak RSS (VmHWM) to its current RSS (Linux ≥ 4.0); False if not possible."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return _peak_rss_bytes() > 0
+    except OSError:
+        return False
+
+
+def _peak_rss_bytes() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _max_rss_bytes() -> int:
+    import resource
+
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kb if sys.platform == "darwin" else kb * 1024
+
+
+def measure_step_memory(d: int, K: int, width: int, n_layers: int = 4, projection_width: int = 128,
+                        spatial=64, batch: int = 20, members: int = 1, *, padding=0, steps: int = 2,
+                        device: str = "cpu", n_test: int = 2, clip: float | None = 0.01) -> dict:
+    """Peak memory of ``steps`` steps of the real :func:`~mufno_lite.train.train_population` on
+    one chunk (``member_chunk=members``), synthetic data (``n_train = batch``), in this process.
+
+    On a CPU: the rise of the peak RSS over the RSS just before the call, after a small warm-up
+    run of the same d (so the libraries' lazy allocations are not counted); the peak is reset
+    first through ``/proc/self/clear_refs`` (Linux), else ``ru_maxrss`` is used, which is only
+    valid in a fresh process whose peak so far is its current RSS (:func:`measure_in_subprocess`).
+    On CUDA: ``torch.cuda.max_memory_allocated`` over ``memory_allocated`` before the call.
+    Returns ``{"measured": bytes, "method": ..., "threads": ..., "estimate": MemoryEstimate dict}``;
+    the estimate is made for exactly this run (data that is not copied on a CPU).
+    """
+    import types
+
+    import torch
+
+    from .train import Member, TrainConfig, train_population
+
+    if isinstance(spatial, int):
+        spatial = (spatial,) * d
+    spatial = tuple(spatial)
+    cfg = FNOConfig(d=d, K=K, width=width, n_layers=n_layers, projection_width=projection_width,
+                    padding=tuple(padding) if isinstance(padding, (list, tuple)) else padding)
+    cuda = str(device).startswith("cuda")
+
+    def dataset(n, nt, sp):
+        g = torch.Generator().manual_seed(0)
+        mk = lambda k: torch.randn(k, 1, *sp, generator=g).to(device)  # noqa: E731
+        return types.SimpleNamespace(x_train=mk(n), y_train=mk(n), x_test=mk(nt), y_test=mk(nt))
+
+    def run(c, ds, b, g, st):
+        tr = TrainConfig(steps=st, batch_size=b, normalize_x=False, clip=clip, eval_batch_size=None,
+                         schedule="constant")
+        mem = [Member(lr=1e-3, seed=i) for i in range(g)]
+        train_population(c, "sp", ds, mem, tr, device=device, member_chunk=g)
+
+    run(FNOConfig(d=d, K=2, width=2, n_layers=1, projection_width=2), dataset(2, 2, (8,) * d), 2, 1, 1)
+    ds = dataset(batch, n_test, spatial)
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        run(cfg, ds, batch, members, steps)
+        torch.cuda.synchronize()
+        measured, method = torch.cuda.max_memory_allocated() - base, "cuda.max_memory_allocated"
+    else:
+        base = _rss_bytes()
+        if _reset_peak_rss():
+            run(cfg, ds, batch, members, steps)
+            measured, method = _peak_rss_bytes() - base, "peak RSS (VmHWM)"
+        else:
+            if _max_rss_bytes() > base + (8 << 20):
+                raise RuntimeError("peak RSS already above the current RSS: measure in a fresh process")
+            run(cfg, ds, batch, members, steps)
+            measured, method = _max_rss_bytes() - base, "peak RSS (ru_maxrss)"
+    est = estimate_config_memory(cfg, spatial, batch, members, n_train=batch, n_test=n_test, normalize_x=False,
+                                 data_on_device=False)
+    return {"measured": int(measured), "method": method, "threads": torch.get_num_threads(),
+            "device": str(device), "estimate": est.to_dict()}
+
+
+def measure_in_subprocess(spec: Mapping, *, timeout: float = 300, threads: int = 1,
+                          fixed_mmap_threshold: bool = True) -> dict:
+    """:func:`measure_step_memory` (``**spec``) in a fresh Python process with ``threads`` torch
+    threads; returns its dict (plus ``allocator``).  ``fixed_mmap_threshold`` sets glibc's
+    ``MALLOC_MMAP_THRESHOLD_=65536`` there (see the module docstring); False keeps the default."""
+    code = (
+        "import json, sys, torch\n"
+        f"torch.set_num_threads({int(threads)})\n"
+        "from mufno_lite.memory import measure_step_memory\n"
+        "print('RESULT ' + json.dumps(measure_step_memory(**json.loads(sys.argv[1]))))\n"
+    )
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), MUFNO_THREADS=str(threads))
+    env.pop("MALLOC_MMAP_THRESHOLD_", None)
+    if fixed_mmap_threshold:
+        env["MALLOC_MMAP_THRESHOLD_"] = "65536"
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    out = subprocess.run([sys.executable, "-c", code, json.dumps(dict(spec))], capture_output=True, text=True,
+                         timeout=timeout, env=env)
+    for line in out.stdout.splitlines():
+        if line.startswith("RESULT "):
+            res = json.loads(line[len("RESULT "):])
+            res["allocator"] = "mmap>=64KiB" if fixed_mmap_threshold else "glibc default"
+            return res
+    raise RuntimeError(f"measurement failed (rc={out.returncode}): {out.stderr[-2000:]}")

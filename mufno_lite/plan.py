@@ -1,0 +1,397 @@
+"""A plan before a run: populations, chunks, peak memory, FLOPs and time of a sweep, estimated.
+
+For a sweep config (the dict of :func:`mufno_lite.experiments.experiment_config`),
+:func:`plan_sweep` expands the runs (:meth:`SweepConfig.expand`), groups them into population
+tasks (:func:`mufno_lite.sweep.population_tasks`, the trainer's unit of work) and, per population:
+
+* **chunks**: members per chunk.  On a GPU the largest chunk whose estimated peak
+  (:func:`mufno_lite.memory.estimate_run_memory`) fits the budget, device memory × ``safety``
+  (:func:`members_per_chunk`; an error naming the config when one member does not fit).  On a
+  CPU today's cache-sized rule of :func:`mufno_lite.train.train_population` (``_auto_chunk``).
+* **peak memory** of one chunk, **FLOPs** (:func:`mufno_lite.flops.training_flops`, the number the
+  trainers report) and **time** on the current device and on a named reference.
+
+Time model: ``FLOPs / sustained rate + steps × chunks × per-step overhead``.
+
+* Current device: the sustained rate is measured (:func:`measure_flop_rate`: a few steps of the
+  real population trainer on a small model of the same d, FLOPs from the same model / wall
+  time), or passed in.
+* Reference, :data:`H100`: an 80 GB H100 (SXM) at an assumed **6 TFLOP/s sustained** of counted
+  FLOPs, plus 2 ms per chunk-step.  The argument: torch runs float32 matmuls in full FP32 unless
+  TF32 is switched on (it is off by default), peak 67 TFLOP/s.  Of the counted FLOPs of a paper
+  model (FNO-3D, width 64, 64³, K = 12) about 55 % are the pointwise 1×1 maps (large FP32 GEMMs:
+  ~30-50 % of peak), about 40 % FFTs, which are bandwidth-bound at ~1 FLOP per byte of the
+  3.35 TB/s HBM (≈ 3 TFLOP/s), and the rest elementwise work (GELU, bias, sum, padding, the
+  spectral slicing copies: ~0.25 FLOP/byte, and ~10 passes over each activation per layer).
+  Adding the times of the three kinds gives ~6-8 TFLOP/s for large grids, ≈ 10 % of peak; the
+  per-mode complex matmuls are small batched GEMMs that do worse.  6 TFLOP/s is the low end;
+  small 1-D models are launch-bound instead, which the per-step overhead (~400 kernels of
+  ~5 µs for a 4-layer forward, backward and PopulationAdam) carries.  Not measured on a GPU:
+  replace it with a measured rate when one has run (issue 10).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+
+__all__ = [
+    "ReferenceDevice",
+    "H100",
+    "MemoryBudgetError",
+    "members_per_chunk",
+    "device_budget",
+    "measure_flop_rate",
+    "PopulationPlan",
+    "ExperimentPlan",
+    "Plan",
+    "plan_sweep",
+    "plan_experiments",
+    "render_plan",
+]
+
+
+@dataclass(frozen=True)
+class ReferenceDevice:
+    """A device to quote times on: its memory, a sustained FLOP rate and a per-step overhead."""
+
+    name: str
+    memory_bytes: float
+    sustained_flops: float
+    step_overhead_s: float
+
+
+#: The reference: an 80 GB H100 at an assumed 6 TFLOP/s sustained (see the module docstring).
+H100 = ReferenceDevice("H100 80GB @ 6 TFLOP/s sustained (assumed)", 80e9, 6e12, 2e-3)
+
+
+class MemoryBudgetError(ValueError):
+    """Even one member of a population does not fit the memory budget."""
+
+
+def members_per_chunk(estimate_fn: Callable[[int], object], budget_bytes: float, n_members: int, *,
+                      config: str = "this population") -> int:
+    """The largest chunk size G ≤ ``n_members`` with ``estimate_fn(G) <= budget_bytes``.
+
+    ``estimate_fn`` returns bytes (or an object with ``.total``) and must grow with G.  Raises
+    :class:`MemoryBudgetError` naming ``config`` when one member does not fit.
+
+    >>> members_per_chunk(lambda g: 100 + 10 * g, 175, 63)
+    7
+    >>> members_per_chunk(lambda g: 100 + 10 * g, 1e9, 63)
+    63
+    """
+    if isinstance(n_members, bool) or not isinstance(n_members, int) or n_members < 1:
+        raise ValueError(f"n_members must be a positive integer; got n_members={n_members!r}")
+
+    def fits(g: int) -> bool:
+        e = estimate_fn(g)
+        return float(getattr(e, "total", e)) <= budget_bytes
+
+    if not fits(1):
+        one = estimate_fn(1)
+        need = float(getattr(one, "total", one))
+        raise MemoryBudgetError(
+            f"{config}: one member needs an estimated {need / 1e9:.2f} GB per training step, more than the "
+            f"memory budget of {budget_bytes / 1e9:.2f} GB; use a smaller K, width, batch or grid, or a device "
+            f"with more memory")
+    if fits(n_members):
+        return n_members
+    lo, hi = 1, n_members  # fits(lo), not fits(hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if fits(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def device_budget(device: str, safety: float = 0.8) -> float | None:
+    """Memory budget of a chunk on ``device``: total memory × ``safety`` on CUDA (the rest is for
+    the CUDA context, cuFFT plans and fragmentation), None on a CPU (the cache-sized rule)."""
+    if not 0 < safety <= 1:
+        raise ValueError(f"safety must be in (0, 1]; got safety={safety!r}")
+    if not str(device).startswith("cuda"):
+        return None
+    import torch
+
+    return torch.cuda.get_device_properties(torch.device(device)).total_memory * safety
+
+
+_RATE_CACHE: dict = {}
+_PROBE = {1: dict(spatial=(512,), K=16, width=32, batch=10), 2: dict(spatial=(32, 32), K=8, width=32, batch=10),
+          3: dict(spatial=(16, 16, 16), K=4, width=16, batch=4)}
+
+
+def measure_flop_rate(d: int, device: str = "cpu", *, steps: int = 3, members: int = 2) -> float:
+    """Sustained FLOP/s of the real population trainer on this device for a small d-D model
+    (FLOPs as :mod:`mufno_lite.flops` counts them, over wall time; the first step is a warm-up).
+    Cached per (device, d, threads)."""
+    import types
+
+    import torch
+
+    from .flops import training_flops
+    from .fno import FNOConfig
+    from .train import Member, TrainConfig, train_population
+
+    key = (str(device), int(d), torch.get_num_threads())
+    if key in _RATE_CACHE:
+        return _RATE_CACHE[key]
+    p = _PROBE[int(d)]
+    cfg = FNOConfig(d=d, K=p["K"], width=p["width"], n_layers=4, projection_width=2 * p["width"])
+    g = torch.Generator().manual_seed(0)
+    mk = lambda n: torch.randn(n, 1, *p["spatial"], generator=g)  # noqa: E731
+    ds = types.SimpleNamespace(x_train=mk(p["batch"]), y_train=mk(p["batch"]), x_test=mk(1), y_test=mk(1))
+    mem = [Member(lr=1e-3, seed=i) for i in range(members)]
+    rate = []
+    for st in (1, 1 + steps):
+        tr = TrainConfig(steps=st, batch_size=p["batch"], normalize_x=False, schedule="constant")
+        t0 = time.perf_counter()
+        train_population(cfg, "sp", ds, mem, tr, device=device)
+        rate.append((time.perf_counter() - t0, st))
+    dt = max(rate[1][0] - rate[0][0], 1e-9)
+    flops = members * training_flops(cfg, p["spatial"], batch_size=p["batch"], steps=steps, n_test=0, n_evals=0)
+    _RATE_CACHE[key] = flops / dt
+    return _RATE_CACHE[key]
+
+
+# --------------------------------------------------------------------------------------------
+# plans
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PopulationPlan:
+    """One population task: its members, chunking, peak bytes per chunk, FLOPs and times."""
+
+    parametrization: str
+    K: int
+    batch_size: int
+    members: int
+    chunk: int
+    n_chunks: int
+    peak_bytes: int
+    flops: float
+    time_s: float
+    reference_time_s: float
+    steps: int
+
+
+@dataclass
+class ExperimentPlan:
+    """A sweep's plan: its populations and totals."""
+
+    name: str
+    runs: int
+    populations: list = field(default_factory=list)
+
+    @property
+    def n_populations(self) -> int:
+        return len(self.populations)
+
+    @property
+    def chunks(self) -> int:
+        return sum(p.n_chunks for p in self.populations)
+
+    @property
+    def peak_bytes(self) -> int:
+        return max((p.peak_bytes for p in self.populations), default=0)
+
+    @property
+    def flops(self) -> float:
+        return sum(p.flops for p in self.populations)
+
+    @property
+    def time_s(self) -> float:
+        return sum(p.time_s for p in self.populations)
+
+    @property
+    def reference_time_s(self) -> float:
+        return sum(p.reference_time_s for p in self.populations)
+
+
+@dataclass
+class Plan:
+    """Plans of several sweeps on one device, with the reference's name and the totals."""
+
+    device: str
+    flop_rates: dict
+    budget_bytes: float | None
+    reference: ReferenceDevice
+    experiments: list = field(default_factory=list)
+
+    @property
+    def runs(self) -> int:
+        return sum(e.runs for e in self.experiments)
+
+    @property
+    def populations(self) -> int:
+        return sum(e.n_populations for e in self.experiments)
+
+    @property
+    def chunks(self) -> int:
+        return sum(e.chunks for e in self.experiments)
+
+    @property
+    def peak_bytes(self) -> int:
+        return max((e.peak_bytes for e in self.experiments), default=0)
+
+    @property
+    def flops(self) -> float:
+        return sum(e.flops for e in self.experiments)
+
+    @property
+    def time_s(self) -> float:
+        return sum(e.time_s for e in self.experiments)
+
+    @property
+    def reference_time_s(self) -> float:
+        return sum(e.reference_time_s for e in self.experiments)
+
+
+def _resolve(device: str) -> str:
+    from .device import resolve_device
+
+    return resolve_device(device)
+
+
+def plan_sweep(raw: Mapping, *, device: str = "auto", budget_bytes: float | None = None, safety: float = 0.8,
+               flop_rate: float | Callable[[int], float] | None = None, step_overhead_s: float = 0.0,
+               reference: ReferenceDevice = H100) -> ExperimentPlan:
+    """The plan of one sweep config (a dict for :meth:`SweepConfig.from_dict`, or a SweepConfig).
+
+    ``budget_bytes``: the chunk's memory budget; default :func:`device_budget` (None on a CPU:
+    the trainer's cache-sized rule).  ``flop_rate``: FLOP/s on ``device`` (a number, or a function
+    of d); default :func:`measure_flop_rate`.  ``step_overhead_s``: per chunk-step on ``device``.
+    Reference times use ``reference``'s memory × ``safety`` as the chunk budget.
+    """
+    from .flops import training_flops
+    from .fno import FNOConfig
+    from .memory import estimate_run_memory, spatial_shape_of
+    from .sweep import SweepConfig, population_tasks
+
+    cfg = raw if isinstance(raw, SweepConfig) else SweepConfig.from_dict(raw)
+    dev = _resolve(device)
+    budget = device_budget(dev, safety) if budget_bytes is None else budget_bytes
+    ref_budget = reference.memory_bytes * safety
+    runs = cfg.expand()
+    tasks = population_tasks(cfg, runs, device=dev)
+    out = ExperimentPlan(cfg.name, len(runs))
+    for task in tasks:
+        md = dict(task["model"])
+        if isinstance(md.get("padding"), list):
+            md["padding"] = tuple(md["padding"])
+        fno = FNOConfig(**md)
+        tr = task["train"]
+        B, steps, M = int(tr["batch_size"]), int(tr["steps"]), len(task["members"])
+        spatial = spatial_shape_of(task["pde"], task["data"], fno.d)
+        par = task["parametrization"]["kind"]
+        where = f"{cfg.name} ({par}, K={fno.K}, batch {B}, {M} members)"
+        est = lambda g, d=dev: estimate_run_memory(task, g, device=d).total  # noqa: E731
+        if budget is None:
+            from .train import _auto_chunk  # today's CPU rule
+
+            G = min(_auto_chunk(fno, spatial, B, M, "cpu"), M)
+        else:
+            G = members_per_chunk(est, budget, M, config=where)
+        n_chunks = -(-M // G)
+        # the reference's own chunking; a population that does not fit it gets an infinite time
+        try:
+            G_ref = members_per_chunk(lambda g: estimate_run_memory(task, g, device="cuda").total, ref_budget, M,
+                                      config=where)
+        except MemoryBudgetError:
+            G_ref = 0
+        data = task["data"]
+        n_evals = int(tr.get("eval_points", 0) or 0) + 1
+        flops = M * training_flops(fno, spatial, batch_size=B, steps=steps, n_test=int(data["n_test"]),
+                                   n_evals=n_evals, n_train_eval=int(data["n_train"]))
+        rate = flop_rate(fno.d) if callable(flop_rate) else flop_rate
+        if rate is None:
+            rate = measure_flop_rate(fno.d, dev)
+        t = flops / rate + steps * n_chunks * step_overhead_s
+        t_ref = (flops / reference.sustained_flops + steps * -(-M // G_ref) * reference.step_overhead_s
+                 if G_ref else math.inf)
+        out.populations.append(PopulationPlan(par, fno.K, B, M, G, n_chunks, int(est(G)), float(flops), float(t),
+                                              float(t_ref), steps))
+    return out
+
+
+def plan_experiments(preset: str, names: Sequence[str] | None = None, **kwargs) -> Plan:
+    """:func:`plan_sweep` of every experiment of :data:`mufno_lite.experiments.EXPERIMENTS` (or
+    ``names``) at ``preset``; keyword arguments as :func:`plan_sweep`."""
+    from .experiments import EXPERIMENTS, experiment_config
+
+    dev = _resolve(kwargs.pop("device", "auto"))
+    rate = kwargs.pop("flop_rate", None)
+    rates: dict = {}
+
+    def rate_of(d: int) -> float:
+        if d not in rates:
+            rates[d] = (rate(d) if callable(rate) else rate) if rate is not None else measure_flop_rate(d, dev)
+        return rates[d]
+
+    safety = kwargs.get("safety", 0.8)
+    budget = kwargs.get("budget_bytes")
+    plan = Plan(dev, rates, device_budget(dev, safety) if budget is None else budget,
+                kwargs.get("reference", H100))
+    for name in (names if names is not None else list(EXPERIMENTS)):
+        plan.experiments.append(plan_sweep(experiment_config(name, preset), device=dev, flop_rate=rate_of, **kwargs))
+    return plan
+
+
+# --------------------------------------------------------------------------------------------
+# text
+# --------------------------------------------------------------------------------------------
+
+
+def _bytes(n: float) -> str:
+    for unit, f in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= f:
+            return f"{n / f:.1f} {unit}"
+    return f"{int(n)} B"
+
+
+def _dur(s: float) -> str:
+    if math.isinf(s):
+        return "does not fit"
+    if s >= 3600:
+        return f"{s / 3600:.1f} h"
+    if s >= 60:
+        return f"{s / 60:.1f} min"
+    return f"{s:.1f} s"
+
+
+def render_plan(plan: Plan | ExperimentPlan) -> str:
+    """A plain-text table: one row per experiment (per population for a single sweep), totals."""
+    if isinstance(plan, ExperimentPlan):
+        rows = [(f"{p.parametrization} K={p.K} b={p.batch_size}", 1, p.members, p.n_chunks, p.peak_bytes, p.flops,
+                 p.time_s, p.reference_time_s) for p in plan.populations]
+        total = ("total", plan.n_populations, plan.runs, plan.chunks, plan.peak_bytes, plan.flops, plan.time_s,
+                 plan.reference_time_s)
+        head, ref, dev = plan.name, H100.name, "this device"
+        cols = ("population", "pops", "runs", "chunks")
+    else:
+        rows = [(e.name, e.n_populations, e.runs, e.chunks, e.peak_bytes, e.flops, e.time_s, e.reference_time_s)
+                for e in plan.experiments]
+        total = ("total", plan.populations, plan.runs, plan.chunks, plan.peak_bytes, plan.flops, plan.time_s,
+                 plan.reference_time_s)
+        budget = "cache-sized chunks (CPU rule)" if plan.budget_bytes is None else f"budget {_bytes(plan.budget_bytes)}"
+        rates = ", ".join(f"{d}-D {r / 1e9:.1f} GFLOP/s" for d, r in sorted(plan.flop_rates.items()))
+        head = f"device {plan.device} ({budget}; measured {rates or 'n/a'})"
+        ref, dev = plan.reference.name, plan.device
+        cols = ("experiment", "pops", "runs", "chunks")
+    w = max([len(str(r[0])) for r in rows + [total]] + [len(cols[0])])
+    lines = [head, f"reference: {ref}",
+             f"{cols[0]:<{w}} {'pops':>5} {'runs':>6} {'chunks':>6} {'peak/chunk':>11} {'FLOPs':>9} "
+             f"{'time ' + dev:>14} {'time ref':>12}"]
+    for r in rows + [None, total]:
+        if r is None:
+            lines.append("-" * len(lines[-1]))
+            continue
+        lines.append(f"{r[0]:<{w}} {r[1]:>5} {r[2]:>6} {r[3]:>6} {_bytes(r[4]):>11} {r[5]:>9.2e} {_dur(r[6]):>14} "
+                     f"{_dur(r[7]):>12}")
+    return "\n".join(lines)

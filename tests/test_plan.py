@@ -1,0 +1,89 @@
+"""The plan (mufno_lite.plan): chunking against a memory budget, totals, every smoke experiment."""
+import math
+
+import pytest
+
+from mufno_lite.experiments import EXPERIMENTS, experiment_config
+from mufno_lite.memory import estimate_step_memory
+from mufno_lite.plan import (
+    H100, MemoryBudgetError, Plan, members_per_chunk, plan_experiments, plan_sweep, render_plan,
+)
+
+
+def _fno3d(g):
+    return estimate_step_memory(3, 12, 64, spatial=(64, 64, 64), batch=10, members=g)
+
+
+def test_members_per_chunk_is_the_largest_that_fits_and_monotone_in_budget():
+    sizes = []
+    for gb in (45, 60, 80, 160, 640, 5000):
+        G = members_per_chunk(_fno3d, gb * 1e9, 63)
+        assert _fno3d(G).total <= gb * 1e9
+        assert G == 63 or _fno3d(G + 1).total > gb * 1e9
+        sizes.append(G)
+    assert sizes == sorted(sizes) and sizes[0] < sizes[-1] == 63
+
+
+def test_one_member_that_does_not_fit_names_the_config():
+    with pytest.raises(MemoryBudgetError, match=r"navier_stokes_lr@paper \(mup, K=24.*one member needs"):
+        members_per_chunk(lambda g: estimate_step_memory(3, 24, 64, spatial=(64, 64, 64), batch=10, members=g),
+                          16e9, 63, config="navier_stokes_lr@paper (mup, K=24)")
+    # and from a sweep: a budget below one member's need
+    with pytest.raises(MemoryBudgetError, match="darcy_lr@smoke"):
+        plan_sweep(experiment_config("darcy_lr", "smoke"), device="cpu", budget_bytes=1e5, flop_rate=1e9)
+
+
+def test_chunks_follow_the_budget_in_a_sweep():
+    cfg = experiment_config("navier_stokes_lr", "paper")
+    small = plan_sweep(cfg, device="cpu", budget_bytes=64e9, flop_rate=1e10)
+    large = plan_sweep(cfg, device="cpu", budget_bytes=640e9, flop_rate=1e10)
+    assert small.runs == large.runs == 630 and small.n_populations == 10
+    for a, b in zip(small.populations, large.populations):
+        assert a.chunk <= b.chunk and a.peak_bytes <= 64e9 and b.peak_bytes <= 640e9
+        assert a.n_chunks == math.ceil(a.members / a.chunk)
+    assert small.chunks > large.chunks
+    assert small.flops == large.flops  # chunking does not change the work
+
+
+def test_totals_are_sums():
+    plan = plan_experiments("smoke", device="cpu", flop_rate=lambda d: 1e9 * d)
+    assert isinstance(plan, Plan)
+    assert plan.runs == sum(e.runs for e in plan.experiments)
+    assert plan.populations == sum(len(e.populations) for e in plan.experiments)
+    assert plan.chunks == sum(p.n_chunks for e in plan.experiments for p in e.populations)
+    assert plan.flops == pytest.approx(sum(p.flops for e in plan.experiments for p in e.populations))
+    assert plan.time_s == pytest.approx(sum(e.time_s for e in plan.experiments))
+    assert plan.reference_time_s == pytest.approx(sum(p.reference_time_s for e in plan.experiments for p in e.populations))
+    assert plan.peak_bytes == max(p.peak_bytes for e in plan.experiments for p in e.populations)
+    for e in plan.experiments:
+        assert e.runs == sum(p.members for p in e.populations)
+        for p in e.populations:
+            d = 3 if e.name.startswith("navier") else (2 if e.name.startswith("darcy") else 1)
+            assert p.time_s == pytest.approx(p.flops / (1e9 * d))
+
+
+def test_smoke_plan_of_every_experiment_runs_and_renders():
+    plan = plan_experiments("smoke", device="cpu")  # measures this CPU's FLOP/s (a second or two)
+    assert [e.name for e in plan.experiments] == [f"{n}@smoke" for n in EXPERIMENTS]
+    assert all(r > 0 for r in plan.flop_rates.values())
+    assert all(e.runs > 0 and e.flops > 0 and e.time_s > 0 and math.isfinite(e.reference_time_s)
+               for e in plan.experiments)
+    text = render_plan(plan)
+    assert "total" in text and H100.name in text
+    for n in EXPERIMENTS:
+        assert f"{n}@smoke" in text
+    assert "total" in render_plan(plan.experiments[0])
+
+
+def test_flops_match_the_trainers_count():
+    """The plan's FLOPs per run are what train_population reports (flops.training_flops)."""
+    from mufno_lite.flops import training_flops
+    from mufno_lite.fno import FNOConfig
+
+    e = plan_sweep(experiment_config("burgers_lr", "smoke"), device="cpu", flop_rate=1e9)
+    p = e.populations[0]
+    cfg = experiment_config("burgers_lr", "smoke")
+    fno = FNOConfig(d=1, K=p.K, **cfg["model"])
+    one = training_flops(fno, (cfg["data"]["resolution"],), batch_size=p.batch_size, steps=cfg["train"]["steps"],
+                         n_test=cfg["data"]["n_test"], n_evals=1, n_train_eval=cfg["data"]["n_train"])
+    assert p.flops == pytest.approx(p.members * one)
