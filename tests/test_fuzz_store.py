@@ -499,6 +499,7 @@ class _FakeRay(types.SimpleNamespace):
 
 @pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)], ids=["SIGTERM", "SIGINT"])
 def test_signal_while_ray_starts_stops_the_sweep_cleanly(tmp_path, capsys, monkeypatch, sig, code):
+    import mufno_lite.ray_executor  # noqa: F401  (imported first: it copies import_ray, which must stay the real one)
     import mufno_lite.sweep.executors.ray as ray_mod
 
     fake = _FakeRay(delay=1.5)
