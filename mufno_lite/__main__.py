@@ -1,7 +1,12 @@
 """``python -m mufno_lite …``: see :mod:`mufno_lite.cli`."""
 import sys
 
-from .cli import main
-
 if __name__ == "__main__":
+    try:
+        from .cli import main
+    except KeyboardInterrupt:  # Ctrl-C while the package imports: one line, no traceback
+        print("\ninterrupted (Ctrl-C)", file=sys.stderr)
+        sys.exit(130)
     sys.exit(main())
+else:
+    from .cli import main  # noqa: F401

@@ -24,9 +24,16 @@ Register it here, importing the module that does the work inside the function (s
 ``reproduce`` below).  :data:`SUBCOMMAND_MODULES` (empty) remains for code outside the package
 that registers subcommands from its own module.
 
-Exit codes: 0 success; 1 a sweep recorded failed runs; 2 bad arguments or an invalid config
-(refused before anything runs, the message names the key and value); 130 / 143 a sweep stopped by
-SIGINT / SIGTERM (what was completed is saved; the message says how to resume).
+Exit codes: 0 success; 1 a sweep recorded failed runs; 2 bad arguments, an invalid config, or a
+store or file that cannot be used (refused with one line ``error: …`` on stderr naming the
+parameter or file, its value and what is allowed — a missing, corrupt, foreign or newer store, a
+folder given as a file, an unwritable path, a full disk); 130 / 143 a sweep stopped by SIGINT /
+SIGTERM (what was completed is saved; the message says how to resume), and 130 for Ctrl-C anywhere
+else (one line, no traceback); 141 when stdout is a closed pipe (``status | head``: the output is
+dropped quietly, as a shell's SIGPIPE would).
+
+Read commands (``status``, ``export``, ``summary``) open the store read-only: they create no file
+or folder and refuse a missing store.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 from typing import Callable
 
@@ -76,9 +84,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+MAX_ERROR_CHARS = 1000
+
+
+def _one_line(msg) -> str:
+    text = " ".join(str(msg).split())
+    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 3] + "..."
+
+
 def _error(msg: str) -> int:
-    print(f"error: {msg}", file=sys.stderr)
+    print(f"error: {_one_line(msg)}", file=sys.stderr)
     return 2
+
+
+def _os_error(e: OSError, what: str = "") -> str:
+    name = f" {str(e.filename)!r}" if getattr(e, "filename", None) else ""
+    return f"{what}{name}: {e.strerror or e}" if (what or name) else str(e.strerror or e)
+
+
+def _need_store(store) -> str | None:
+    """The error of a read command whose store is missing (None when it exists)."""
+    if not store.path.exists():
+        return f"no results store at {str(store.path)!r} (pass --store PATH, or set $MUFNO_RESULTS)"
+    return None
+
+
+def _check_sweep_arg(store, sweep: str | None) -> str | None:
+    """The error for ``--sweep NAME`` that the store does not hold (None when it does, or no --sweep)."""
+    if sweep is None:
+        return None
+    names = store.sweep_names()
+    if sweep not in names:
+        shown = ", ".join(repr(n) for n in names[:20]) + (", ..." if len(names) > 20 else "")
+        return f"--sweep {sweep[:80]!r} is not in {str(store.path)!r}; known sweeps: [{shown}]"
+    return None
 
 
 def _load_config(path: str):
@@ -106,6 +145,12 @@ def _sweep(parser: argparse.ArgumentParser):
                         help="progress bars (auto: on when stderr is a terminal and $CI is unset)")
     parser.add_argument("--threads", type=int, default=None, metavar="N",
                         help="torch CPU threads (default: torch's choice; 1 is fastest for tiny models on busy cores)")
+    changed = parser.add_mutually_exclusive_group()
+    changed.add_argument("--replace", action="store_true",
+                         help="the config changed under this sweep name: the name lists only this config's runs "
+                              "from now on (stored rows of the old runs are kept)")
+    changed.add_argument("--extend", action="store_true",
+                         help="the config adds runs to this sweep name (it must keep every stored run)")
     ray_opts = parser.add_argument_group("executor", "where populations train (ray: pip install 'mufno-lite[cluster]')")
     ray_opts.add_argument("--executor", choices=["inprocess", "pool", "ray"], default="inprocess",
                           help="inprocess (default): one after the other here; pool: one local process per core "
@@ -117,15 +162,24 @@ def _sweep(parser: argparse.ArgumentParser):
                                "(default: start a private local Ray instance)")
     ray_opts.add_argument("--ray-num-cpus", type=int, default=None, metavar="N",
                           help="CPUs of the local Ray instance (no --ray-address only; default: all)")
-    ray_opts.add_argument("--ray-num-gpus", type=float, default=0, metavar="G",
+    ray_opts.add_argument("--ray-num-gpus", type=float, default=None, metavar="G",
                           help="GPUs each population asks for (default 0; > 0 trains on cuda on the workers)")
-    ray_opts.add_argument("--ray-max-retries", type=int, default=2, metavar="N",
+    ray_opts.add_argument("--ray-max-retries", type=int, default=None, metavar="N",
                           help="retries of a population whose worker or node died (default 2)")
 
     def run(args) -> int:
         from .store import ResultsStore
         from .sweep import resolve_device, run_sweep, sweep_status
 
+        for opt in ("ray_address", "ray_num_cpus", "ray_num_gpus", "ray_max_retries"):
+            if getattr(args, opt) is not None and args.executor != "ray":
+                flag = "--" + opt.replace("_", "-")
+                return _error(f"{flag} applies to --executor ray only; got {flag}={str(getattr(args, opt))[:80]} "
+                              f"with --executor {args.executor}")
+        if args.workers is not None and args.executor != "pool":
+            return _error(f"--workers applies to --executor pool only; got --workers={args.workers} "
+                          f"with --executor {args.executor}")
+        if_changed = "replace" if args.replace else "extend" if args.extend else "refuse"
         try:
             cfg = _load_config(args.config)
             if args.max_populations is not None and args.max_populations < 1:
@@ -143,7 +197,8 @@ def _sweep(parser: argparse.ArgumentParser):
         store = ResultsStore(args.store)
         if args.dry_run:
             try:  # the sweep's own planning: nothing is trained or written
-                run_sweep(cfg, store, device=args.device, dry_run=True, verbose=False, handle_signals=False)
+                run_sweep(cfg, store, device=args.device, dry_run=True, verbose=False, handle_signals=False,
+                          if_changed=if_changed)
             except ValueError as e:
                 return _error(str(e))
             df = sweep_status(cfg, store)
@@ -169,13 +224,15 @@ def _sweep(parser: argparse.ArgumentParser):
 
             try:
                 executor = RayExecutor(address=args.ray_address, num_cpus=args.ray_num_cpus,
-                                       num_gpus_per_task=args.ray_num_gpus, max_retries=args.ray_max_retries,
+                                       num_gpus_per_task=0 if args.ray_num_gpus is None else args.ray_num_gpus,
+                                       max_retries=2 if args.ray_max_retries is None else args.ray_max_retries,
                                        **({"torch_threads": args.threads} if args.threads is not None else {}))
             except (ImportError, ValueError) as e:
                 return _error(str(e))
         try:
             report = run_sweep(cfg, store, device=args.device, max_populations=args.max_populations,
-                               progress=progress, config_path=args.config, executor=executor)
+                               progress=progress, config_path=args.config, executor=executor,
+                               if_changed=if_changed)
         except ValueError as e:
             return _error(str(e))
         finally:
@@ -214,13 +271,12 @@ def _status(parser: argparse.ArgumentParser):
             df = sweep_status(cfg, store)
             title = f"sweep {cfg.name!r}"
         else:
-            if not store.path.exists():
-                return _error(f"no results store at {str(store.path)!r} (pass --store PATH or a CONFIG)")
+            problem = _need_store(store) or _check_sweep_arg(store, args.sweep)
+            if problem:
+                return _error(problem)
             res = load_results(store, sweep=args.sweep)
             df = res[["run_id", "parametrization", "K", "status"]].copy()
             if args.sweep is not None:
-                if args.sweep not in store.sweep_names():
-                    return _error(f"sweep {args.sweep!r} not in {str(store.path)!r}; known: {store.sweep_names()}")
                 missing = sorted(set(store.sweep_run_ids(args.sweep)) - set(df["run_id"]))
                 if missing:  # planned but not run yet: take K and parametrization from the stored config
                     from .sweep import SweepConfig
@@ -267,15 +323,27 @@ def _export(parser: argparse.ArgumentParser):
         from .store import ResultsStore, load_results
 
         store = ResultsStore(args.store)
-        if not store.path.exists():
-            return _error(f"no results store at {str(store.path)!r}")
+        out = Path(args.csv)
+        if out.is_dir():
+            return _error(f"--csv {str(out)!r} is a directory; give a file path such as results.csv")
+        problem = _need_store(store) or _check_sweep_arg(store, args.sweep)
+        if problem:
+            return _error(problem)
         df = load_results(store, sweep=args.sweep)
         for c in ("train_curve", "test_curve", "config"):
             df[c] = [None if v is None else json.dumps(v, sort_keys=True) for v in df[c]]
         df["sweeps"] = [";".join(v) for v in df["sweeps"]]
-        out = Path(args.csv)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        df.to_csv(out, index=False)
+        tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+        try:  # all or nothing: a full disk leaves no half-written CSV behind
+            out.parent.mkdir(parents=True, exist_ok=True)
+            df.to_csv(tmp, index=False)
+            os.replace(tmp, out)
+        except OSError as e:
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+            return _error(f"cannot write --csv {str(out)!r}: {e.strerror or e}")
         print(f"wrote {len(df)} runs to {out}")
         return 0
 
@@ -340,11 +408,44 @@ def _summary(parser: argparse.ArgumentParser):
     return _configure_summary_cli()(parser)
 
 
+def _quiet_stdout() -> None:
+    """After a broken pipe: point stdout at /dev/null so that Python's exit-time flush stays silent."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    return int(args._run(args) or 0)
+    """Entry point; returns the exit code (see the module docstring).
+
+    Bad input (``ValueError`` — config errors, store errors — ``OSError`` and YAML errors) ends with
+    one line ``error: …`` and exit 2; Ctrl-C with one line and 130; a closed stdout pipe quietly with
+    141.  argparse's own errors keep its usage line and exit 2.
+    """
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        code = int(args._run(args) or 0)
+        sys.stdout.flush()
+        return code
+    except KeyboardInterrupt:
+        print("\ninterrupted (Ctrl-C); a sweep keeps what it completed: run the same command again to resume",
+              file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 141
+    except OSError as e:
+        return _error(_os_error(e))
+    except ValueError as e:
+        return _error(str(e))
+    except Exception as e:  # noqa: BLE001
+        if type(e).__module__.split(".")[0] == "yaml":  # a YAML syntax error in a config
+            return _error(f"cannot parse the config ({type(e).__name__}): {e}")
+        raise
 
 
 if __name__ == "__main__":  # pragma: no cover

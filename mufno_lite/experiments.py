@@ -11,6 +11,7 @@ their composition (name → preset → sweep config without name).
 from __future__ import annotations
 
 import copy
+import sys
 from typing import Any, Mapping
 
 from .presets import BASES as _BASE_SIZES
@@ -92,10 +93,15 @@ def default_executor(preset: str, device: str | None):
 
 
 def run_experiment(name: str, session=None, *, preset: str | None = None, store=None, device: str | None = None,
-                   progress: bool | None = None, overrides: dict | None = None, verbose: bool = True, executor="auto"):
+                   progress: bool | None = None, overrides: dict | None = None, verbose: bool = True, executor="auto",
+                   if_changed: str = "replace"):
     """Run (or resume) an experiment's sweep and return its results table.
 
-    Runs already in the store are not trained again.  ``overrides`` replaces top-level keys of the
+    Runs already in the store are not trained again.  The sweep is named ``<experiment>@<preset>``
+    by the package, so when this version's config of it expands to other runs than the store lists
+    under that name (other sizes in a newer version, other ``overrides``), the name is moved to
+    this config's runs (``if_changed='replace'``: rows already stored are kept and reused); pass
+    ``'refuse'`` to be asked instead (see :func:`mufno_lite.sweep.run_sweep`).  ``overrides`` replaces top-level keys of the
     config (e.g. ``{"K": [3, 64]}``) for exploration; the sweep name then gets a ``+custom`` suffix.
     ``executor="auto"`` trains populations in one process per core on a CPU (see
     :func:`default_executor`); pass ``None`` for in-process.
@@ -114,7 +120,7 @@ def run_experiment(name: str, session=None, *, preset: str | None = None, store=
     if executor == "auto":
         executor = default_executor(resolve_preset(preset), device)
     report = run_sweep(config, store, device=device, progress=progress, handle_signals=False, verbose=verbose,
-                       executor=executor)
+                       executor=executor, if_changed=if_changed)
     if getattr(report, "status", "complete") == "interrupted":
         raise KeyboardInterrupt(f"sweep {config.name} was interrupted; run the cell again to resume")
     # exactly the runs of this config (a sweep name may also list runs of an earlier version of it)
@@ -136,7 +142,7 @@ def _configure_cli():
             try:
                 df = run_experiment(args.name, preset=args.preset, store=args.store, device=args.device)
             except ValueError as exc:
-                print(f"error: {exc}")
+                print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
                 return 2
             print(df.groupby(["parametrization", "K", "status"]).size().to_string())
             if df["lr"].nunique() > 1 and (df["status"] == "done").any():
@@ -237,11 +243,16 @@ def _configure_summary_cli():
         def run(args) -> int:
             from .store import resolve_store_path
 
+            path = resolve_store_path(args.store)
+            if not path.exists():  # a read command: never creates a store
+                print(f"error: no results store at {str(path)!r} (pass --store PATH, or set $MUFNO_RESULTS)",
+                      file=sys.stderr)
+                return 2
             try:
                 optima, drift = summarize(resolve_store_path(args.store), args.preset, n_boot=args.n_boot,
                                           rng_seed=args.seed, metrics=(args.metric,))
             except ValueError as exc:
-                print(f"error: {exc}")
+                print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
                 return 2
             o = optima[optima["metric"] == args.metric]
             d = drift[drift["metric"] == args.metric]

@@ -21,6 +21,28 @@ Conventions and decisions
 * **Replacement.**  Writing a run that is already stored replaces it (``INSERT OR REPLACE``
   semantics: a retried failed run becomes done), except that a *failed* row never overwrites a
   done or diverged one (two processes racing on one run cannot lose a result).
+* **Reading never writes.**  The read methods (:meth:`ResultsStore.statuses`, ``sweep_names``,
+  ``sweep_run_ids``, ``sweep_config``, ``count``, ``integrity_check``) and :func:`load_results` open
+  the file read-only (an SQLite ``file:…?mode=ro`` URI): they never create a file or a folder,
+  never change the journal mode and never create the schema.  Decision: to the library a missing
+  store (or an empty SQLite file) holds no runs — ``load_results`` returns an empty table,
+  ``statuses`` an empty dict — while the CLI's read commands (``status``, ``export``, ``summary``)
+  refuse a missing store with a one-line error.  (Reading a WAL store may leave SQLite's own
+  ``-wal``/``-shm`` side files next to it, as any reader does; a store on a read-only medium is
+  read with ``immutable=1``.)  Only the writers (:meth:`ResultsStore.write_rows`,
+  :meth:`ResultsStore.register_sweep`, :meth:`ResultsStore.connect`) create folders, the file, the
+  schema and switch it to WAL.
+* **Refusals.**  A file that is not an SQLite database (random bytes, truncated), a folder, an
+  SQLite file that is not a results store (other tables, no ``meta.schema_version``) and a store
+  written by a newer version (``schema_version`` > :data:`STORE_SCHEMA_VERSION`) raise
+  :class:`StoreError` (a ``ValueError``) whose one-line message names the path and what was found;
+  every ``sqlite3`` error is re-raised as a :class:`StoreError` naming the path.
+* **Row values.**  Integer columns must hold integers that fit SQLite's signed 64 bits (a seed of
+  2**70 is refused with the column, run and value named, before anything is written: the other
+  populations' rows are unaffected); numpy scalars are converted.  :func:`check_row_values` is the
+  same check for callers that want to refuse before training (``run_sweep`` does).
+* **Sweep names** are one line of printable text (:func:`check_sweep_name`): a newline would split
+  on read-back.
 * **Curves** are stored as JSON lists of ``[step, value]`` pairs, downsampled to at most
   :data:`MAX_CURVE_POINTS` points (first and last kept); :func:`load_results` parses them back.
 """
@@ -36,6 +58,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
+from urllib.parse import quote
 
 from .canonical import canonical_json
 
@@ -47,6 +70,10 @@ __all__ = [
     "downsample_curve",
     "utc_now",
     "STATUSES",
+    "StoreError",
+    "check_sweep_name",
+    "check_row_values",
+    "STORE_SCHEMA_VERSION",
 ]
 
 DEFAULT_STORE = os.path.join("results", "results.sqlite")
@@ -102,6 +129,57 @@ COLUMNS: list[tuple[str, str]] = [
 COLUMN_NAMES = [c for c, _ in COLUMNS]
 JSON_COLUMNS = ("train_curve", "test_curve", "config")
 INDEXED = ("pde", "K", "parametrization", "lr", "status", "seed", "batch_size", "resolution")
+
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+INTEGER_COLUMNS = tuple(n for n, t in COLUMNS if t.startswith("INTEGER"))
+_OUR_TABLES = {"runs", "sweep_runs", "sweeps", "meta"}
+
+
+class StoreError(ValueError):
+    """The results store cannot be used: not an SQLite file, not a results store, a newer schema,
+    a folder, an unwritable path, a corrupt file (the message names the path and what was found)."""
+
+
+def _short(value, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters (error messages never print a whole value)."""
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def check_sweep_name(name) -> str:
+    """A sweep name: a non-empty string of printable characters, no newline or other control
+    character (``ValueError`` otherwise, naming the value)."""
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"sweep name must be a non-empty string; got name={_short(name)}")
+    bad = [c for c in name if not c.isprintable()]
+    if bad:
+        raise ValueError(f"sweep name must be printable text without newlines or control characters; "
+                         f"got name={_short(name)} (contains {_short(bad[0])})")
+    return name
+
+
+def check_row_values(row: Mapping) -> None:
+    """Refuse a row whose integer columns do not fit SQLite's signed 64-bit integers (``ValueError``
+    naming the column, the run and the value)."""
+    for c in INTEGER_COLUMNS:
+        v = row.get(c)
+        if v is None:
+            continue
+        if hasattr(v, "item") and not isinstance(v, (int, float, str)):
+            v = v.item()
+        if isinstance(v, bool):
+            continue
+        if isinstance(v, int) and not INT64_MIN <= v <= INT64_MAX:
+            raise ValueError(f"{c} must be an integer in [-2**63, 2**63 - 1] to be stored; got {c}={_short(v)} "
+                             f"(run {_short(row.get('run_id'))})")
 
 
 def utc_now() -> str:
@@ -188,20 +266,101 @@ class ResultsStore:
         return f"ResultsStore({str(self.path)!r})"
 
     # ---- connections -------------------------------------------------------------------------
+    def _fail(self, what: str) -> StoreError:
+        return StoreError(f"results store {str(self.path)!r}: {_one_line(what)}")
+
+    def _check_path(self) -> None:
+        if str(self.path) != ":memory:" and self.path.is_dir():
+            raise self._fail("is a directory; --store needs a file path such as results/results.sqlite")
+
+    def _check_kind(self, con: sqlite3.Connection, *, writing: bool) -> bool:
+        """Whether the file holds a results store (False: an empty SQLite file); refuses a foreign
+        SQLite file and a newer schema."""
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables:
+            return False
+        if "meta" not in tables or "runs" not in tables:
+            raise self._fail(f"is an SQLite database but not a mufno_lite results store (tables: "
+                             f"{_short(sorted(tables), 120)}); give another --store path")
+        row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        try:
+            version = int(row[0]) if row else None
+        except (TypeError, ValueError):
+            version = None
+        if version is None:
+            raise self._fail(f"has no valid schema_version (found {_short(row and row[0])}); not a mufno_lite "
+                             "results store")
+        if version > STORE_SCHEMA_VERSION:
+            raise self._fail(f"has store schema version {version}, newer than this mufno_lite reads "
+                             f"({STORE_SCHEMA_VERSION}); upgrade mufno_lite or use another store")
+        return True
+
+    @contextmanager
+    def _errors(self):
+        """Re-raise sqlite3 and OS errors as one-line :class:`StoreError` naming the path."""
+        try:
+            yield
+        except (StoreError, sqlite3.InterfaceError, sqlite3.ProgrammingError):
+            raise  # the latter two: a value the caller gave cannot be bound (not the file's fault)
+        except sqlite3.DatabaseError as e:
+            text = str(e)
+            if "not a database" in text or "malformed" in text:
+                text += " (the file is corrupt, truncated or not a results store)"
+            raise self._fail(text) from None
+        except sqlite3.Error as e:
+            raise self._fail(str(e)) from None
+        except OSError as e:
+            raise self._fail(f"{e.strerror or e} ({type(e).__name__})") from None
+
     @contextmanager
     def connect(self):
-        """A fresh autocommit connection (closed on exit); the schema is created on first use."""
-        if str(self.path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        con = sqlite3.connect(str(self.path), timeout=self.timeout_s, isolation_level=None)
-        try:
-            con.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}")
-            if not self._initialised:
-                self._init_schema(con)
-                self._initialised = True
-            yield con
-        finally:
-            con.close()
+        """A fresh autocommit connection for writing (closed on exit): creates the folder, the file
+        and the schema (WAL) on first use; refuses a foreign or newer store."""
+        with self._errors():
+            self._check_path()
+            if str(self.path) != ":memory:":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            con = sqlite3.connect(str(self.path), timeout=self.timeout_s, isolation_level=None)
+            try:
+                con.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}")
+                if not self._initialised:
+                    self._check_kind(con, writing=True)
+                    self._init_schema(con)
+                    self._initialised = True
+                yield con
+            finally:
+                con.close()
+
+    @contextmanager
+    def read(self):
+        """A read-only connection (``mode=ro``; closed on exit), or ``None`` when there is no store
+        (a missing file or an empty SQLite file).  Never creates or changes anything."""
+        if str(self.path) == ":memory:":
+            with self.connect() as con:
+                yield con
+            return
+        with self._errors():
+            self._check_path()
+            if not self.path.exists():
+                yield None
+                return
+            uri = "file:" + quote(str(self.path.resolve())) + "?mode=ro"
+            try:
+                con = sqlite3.connect(uri, uri=True, timeout=self.timeout_s, isolation_level=None)
+                con.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+            except sqlite3.OperationalError:
+                if os.access(self.path.parent, os.W_OK):
+                    raise
+                # a read-only medium: no writer can be active, read the file as it is
+                con = sqlite3.connect(uri + "&immutable=1", uri=True, timeout=self.timeout_s, isolation_level=None)
+            try:
+                con.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}")
+                if not self._check_kind(con, writing=False):
+                    yield None
+                    return
+                yield con
+            finally:
+                con.close()
 
     @contextmanager
     def transaction(self):
@@ -215,10 +374,16 @@ class ResultsStore:
                 raise
             con.execute("COMMIT")
 
+    def initialise(self) -> "ResultsStore":
+        """Create the folder, the file and the schema now (as the first write would); returns ``self``."""
+        with self.connect():
+            pass
+        return self
+
     def _init_schema(self, con: sqlite3.Connection) -> None:
         mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal" and str(self.path) != ":memory:":
-            raise RuntimeError(f"could not switch {self.path} to WAL mode (got journal_mode={mode})")
+            raise self._fail(f"could not switch to WAL mode (got journal_mode={mode})")
         con.execute("PRAGMA synchronous = NORMAL")
         cols = ",\n  ".join(f"{n} {t}" for n, t in COLUMNS)
         _begin_immediate(con, self.timeout_s)
@@ -244,10 +409,15 @@ class ResultsStore:
             raise
 
     # ---- writing -----------------------------------------------------------------------------
-    def register_sweep(self, name: str, run_ids: Iterable[str], config: Mapping | None = None) -> None:
-        """Record that runs belong to sweep ``name`` (one transaction; idempotent)."""
+    def register_sweep(self, name: str, run_ids: Iterable[str], config: Mapping | None = None, *,
+                       replace: bool = False) -> None:
+        """Record that runs belong to sweep ``name`` (one transaction; idempotent).  ``replace``:
+        first forget which runs the sweep listed (the runs' rows stay; other sweeps keep them)."""
+        check_sweep_name(name)
         ids = list(run_ids)
         with self.transaction() as con:
+            if replace:
+                con.execute("DELETE FROM sweep_runs WHERE sweep = ?", (name,))
             con.executemany("INSERT OR IGNORE INTO sweep_runs(sweep, run_id) VALUES (?, ?)", [(name, r) for r in ids])
             if config is not None:
                 con.execute(
@@ -264,6 +434,7 @@ class ResultsStore:
         rows = list(rows)
         if not rows:
             return 0
+        sweeps = [check_sweep_name(s) for s in sweeps]
         prepared = [self._prepare(r) for r in rows]
         names = COLUMN_NAMES
         placeholders = ", ".join("?" for _ in names)
@@ -273,7 +444,6 @@ class ResultsStore:
             f"ON CONFLICT(run_id) DO UPDATE SET {updates} "
             "WHERE excluded.status != 'failed' OR runs.status = 'failed'"
         )
-        sweeps = list(sweeps)
         with self.transaction() as con:
             con.executemany(sql, [tuple(p[n] for n in names) for p in prepared])
             if sweeps:
@@ -294,6 +464,10 @@ class ResultsStore:
         if row["status"] not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}; got status={row['status']!r}")
         out = {n: row.get(n) for n in COLUMN_NAMES}
+        for n, v in out.items():  # numpy scalars -> Python numbers (sqlite3 binds only those)
+            if v is not None and hasattr(v, "item") and not isinstance(v, (int, float, str, bytes)):
+                out[n] = v.item()
+        check_row_values(out)
         for c in ("train_curve", "test_curve"):
             if out[c] is not None and not isinstance(out[c], str):
                 out[c] = downsample_curve(out[c])
@@ -305,10 +479,12 @@ class ResultsStore:
             out["created_at"] = utc_now()
         return out
 
-    # ---- reading -----------------------------------------------------------------------------
+    # ---- reading (read-only: never creates or changes the file) ------------------------------
     def statuses(self, run_ids: Iterable[str] | None = None) -> dict[str, str]:
-        """``{run_id: status}`` of the stored runs (of ``run_ids`` only, if given)."""
-        with self.connect() as con:
+        """``{run_id: status}`` of the stored runs (of ``run_ids`` only, if given); ``{}`` without a store."""
+        with self.read() as con:
+            if con is None:
+                return {}
             if run_ids is None:
                 return dict(con.execute("SELECT run_id, status FROM runs").fetchall())
             ids = list(run_ids)
@@ -319,27 +495,38 @@ class ResultsStore:
                 out.update(con.execute(q, chunk).fetchall())
             return out
 
+    def exists(self) -> bool:
+        """Whether the file holds a results store (refuses a foreign or newer file, like the reads)."""
+        with self.read() as con:
+            return con is not None
+
     def sweep_names(self) -> list[str]:
-        with self.connect() as con:
+        with self.read() as con:
+            if con is None:
+                return []
             return [r[0] for r in con.execute("SELECT DISTINCT sweep FROM sweep_runs ORDER BY sweep")]
 
     def sweep_config(self, sweep: str) -> dict | None:
         """The config a sweep was last run with (as ``SweepConfig.to_dict`` wrote it), or None."""
-        with self.connect() as con:
-            row = con.execute("SELECT config FROM sweeps WHERE name = ?", (sweep,)).fetchone()
+        with self.read() as con:
+            row = None if con is None else con.execute("SELECT config FROM sweeps WHERE name = ?", (sweep,)).fetchone()
         return json.loads(row[0]) if row and row[0] else None
 
     def sweep_run_ids(self, sweep: str) -> list[str]:
-        with self.connect() as con:
+        with self.read() as con:
+            if con is None:
+                return []
             return [r[0] for r in con.execute("SELECT run_id FROM sweep_runs WHERE sweep = ?", (sweep,))]
 
     def count(self) -> int:
-        with self.connect() as con:
-            return con.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+        with self.read() as con:
+            return 0 if con is None else con.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
 
     def integrity_check(self) -> str:
         """SQLite's ``PRAGMA integrity_check`` ("ok" for a sound file)."""
-        with self.connect() as con:
+        with self.read() as con:
+            if con is None:
+                raise self._fail("does not exist (no results store to check)")
             return con.execute("PRAGMA integrity_check").fetchone()[0]
 
     def load(self, sweep: str | None = None, **filters):
@@ -376,6 +563,7 @@ def load_results(store, sweep: str | None = None, **filters):
     Returns
     -------
     pandas.DataFrame
+        Empty (with the columns) when the store does not exist: reading creates nothing.
         Columns as in ``runs`` plus ``sweeps`` (list of sweep names); ``train_curve`` and
         ``test_curve`` are lists of ``[step, value]`` pairs, ``config`` a dict.  Sorted by
         pde, parametrization, K, lr, seed.
@@ -409,8 +597,8 @@ def load_results(store, sweep: str | None = None, **filters):
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY r.pde, r.parametrization, r.K, r.lr, r.seed, r.run_id"
-    with st.connect() as con:
-        data = con.execute(sql, params).fetchall()
+    with st.read() as con:
+        data = [] if con is None else con.execute(sql, params).fetchall()
     df = pd.DataFrame(data, columns=COLUMN_NAMES + ["sweeps"])
     for c in JSON_COLUMNS:
         df[c] = [json.loads(v) if isinstance(v, str) else None for v in df[c]]

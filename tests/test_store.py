@@ -136,7 +136,7 @@ WRITER = textwrap.dedent("""
 
 def test_two_processes_write_one_store(tmp_path):
     path = tmp_path / "c.sqlite"
-    ResultsStore(path).count()  # create the schema first, as a sweep would
+    ResultsStore(path).initialise()  # create the schema first, as a sweep would (reads never create it)
     procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), tag, "300"], cwd=REPO,
                               stderr=subprocess.PIPE, text=True) for tag in ("p1", "p2")]
     for p in procs:

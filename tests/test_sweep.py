@@ -322,8 +322,9 @@ def test_real_trainer_and_data_end_to_end(tmp_path):
 
 
 def test_run_experiment_returns_only_the_current_configs_runs(tmp_path):
-    """A sweep name keeps listing runs of an earlier version of its config; the experiment's table
-    must hold exactly the runs of the config as it is now."""
+    """An earlier version of an experiment's config under the same sweep name: the experiment's table
+    holds exactly the runs of the config as it is now, and the name moves to them (issue 13: never
+    merged), while the older rows stay in the store."""
     from mufno_lite.experiments import experiment_config, run_experiment
     from mufno_lite.store import load_results
 
@@ -332,5 +333,6 @@ def test_run_experiment_returns_only_the_current_configs_runs(tmp_path):
     older["lr"] = [1e-2]  # an earlier version of the same experiment, same sweep name
     run_sweep(SweepConfig.from_dict(older), store, verbose=False, progress=False, handle_signals=False)
     now = run_experiment("darcy_batch", preset="smoke", store=store, device="cpu", progress=False, verbose=False)
-    assert set(load_results(store, sweep="darcy_batch@smoke")["lr"]) == {1e-2, 3e-3}
+    assert set(load_results(store, sweep="darcy_batch@smoke")["lr"]) == {3e-3}
+    assert len(load_results(store, lr=1e-2)) > 0  # kept, no longer listed under the name
     assert set(now["lr"]) == {3e-3} and len(now) == 12

@@ -231,9 +231,10 @@ def test_sweep_results_keeps_only_this_configs_runs(tmp_path):
 
     st = tmp_path / "r.sqlite"
     old = SweepConfig.from_dict(dict(CFG, lr=[1e-1]))
+    extended = SweepConfig.from_dict(dict(CFG, lr=[1e-3, 1e-2, 1e-1]))  # a name lists more runs only when extended
     new = SweepConfig.from_dict(CFG)
-    for c in (old, new):
-        run_sweep(c, st, trainer=refusing_trainer, verbose=False, progress=False, handle_signals=False)
+    for c, how in ((old, "refuse"), (extended, "extend")):
+        run_sweep(c, st, trainer=refusing_trainer, verbose=False, progress=False, handle_signals=False, if_changed=how)
     assert len(load_results(st, sweep="pkg_test")) == 3
     df = sweep_results(new, st)
     assert sorted(df["run_id"]) == sorted(r.run_id for r in new.expand())

@@ -10,6 +10,10 @@
 * Writes are atomic: a temporary file in the same directory, ``fsync``, then
   ``os.replace``. A missing, truncated, corrupted, pickled or mismatching file is
   reported with :func:`warnings.warn` (naming the file) and regenerated.
+* Before any array is allocated, every member's ``.npy`` header is checked against the member's
+  size in the archive (shape × itemsize + header = size): a header that declares a huge shape
+  (a tampered or damaged file) is a :class:`CacheError`, so the file is discarded and regenerated
+  instead of raising ``MemoryError`` on every run.
 """
 from __future__ import annotations
 
@@ -121,6 +125,35 @@ def save_arrays(path: Union[str, os.PathLike], arrays: Dict[str, np.ndarray], co
     return path
 
 
+def _check_headers(path: Path) -> None:
+    """Refuse (``CacheError``) an archive whose ``.npy`` headers do not match their members' sizes,
+    before anything is allocated."""
+    from numpy.lib import format as npformat
+
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            if not info.filename.endswith(".npy"):
+                raise CacheError(f"cache file {path} has an unexpected member {info.filename[:80]!r}")
+            with zf.open(info) as fh:
+                version = npformat.read_magic(fh)
+                if version == (1, 0):
+                    shape, _, dtype = npformat.read_array_header_1_0(fh)
+                elif version == (2, 0):
+                    shape, _, dtype = npformat.read_array_header_2_0(fh)
+                else:
+                    raise CacheError(f"cache file {path}: member {info.filename[:80]!r} has .npy version {version}")
+                header = fh.tell()
+            if dtype.hasobject:
+                raise CacheError(f"cache file {path}: member {info.filename[:80]!r} has an object dtype")
+            count = 1
+            for n in shape:
+                count *= int(n)
+            need = count * dtype.itemsize + header
+            if need != info.file_size:
+                raise CacheError(f"cache file {path}: member {info.filename[:80]!r} declares shape "
+                                 f"{str(shape)[:80]} ({need} bytes with its header) but holds {info.file_size} bytes")
+
+
 def load_arrays(path: Union[str, os.PathLike], config: Optional[dict] = None) -> Dict[str, np.ndarray]:
     """Load and verify a cache file written by :func:`save_arrays`.
 
@@ -143,9 +176,13 @@ def load_arrays(path: Union[str, os.PathLike], config: Optional[dict] = None) ->
     """
     path = Path(path)
     try:
+        _check_headers(path)
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError, RuntimeError) as exc:
+    except CacheError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError, RuntimeError, MemoryError,
+            SyntaxError, TypeError) as exc:
         raise CacheError(f"cannot read cache file {path}: {exc}") from exc
     if _SHA not in arrays or _CONFIG not in arrays:
         raise CacheError(f"cache file {path} lacks its checksum/config entries")

@@ -9,6 +9,24 @@ resume, and the returned :class:`SweepReport` has ``status='interrupted'`` and `
 (SIGINT) or 143 (SIGTERM).  A second Ctrl-C raises ``KeyboardInterrupt`` at once.  A killed
 process loses at most the population in flight.  Datasets are loaded once per (pde, data config,
 device) per process and shared by the populations.
+
+A changed config under an existing name
+---------------------------------------
+A sweep name lists the runs it was planned with.  When a config expands to a different *set of run
+ids* than the one stored under its name (an edited grid, other sizes; a change that leaves every
+run id as it was, e.g. the description, is no change), :func:`run_sweep` refuses before anything
+runs (:class:`SweepChangedError`, a ``ValueError``) rather than mixing the two: give the sweep a new
+name, or pass ``if_changed='replace'`` (CLI ``--replace``: the name then lists exactly this config's
+runs; the stored rows of the old runs are kept, other sweeps still list them) or
+``if_changed='extend'`` (CLI ``--extend``: add the new runs; only when the config keeps every old
+run).  Experiments (``<experiment>@<preset>``) are named by the package, so
+:func:`mufno_lite.experiments.run_experiment` replaces.
+
+Faults
+------
+Row values that the store cannot hold (an integer beyond 64 bits, e.g. a seed of 2**70) are
+refused before anything trains.  An executor that retried a population after its worker process
+died reports it through ``context.on_retry``; the summary counts them (``n_retried``).
 """
 
 from __future__ import annotations
@@ -25,13 +43,20 @@ from typing import Callable, Mapping
 
 from ..device import resolve_device
 from ..progress import LineProgress, progress_enabled, progress_mode
-from ..store import ResultsStore
+from ..store import ResultsStore, check_row_values, check_sweep_name
 from ..train import TrainingInterrupted
 from .config import SweepConfig
 from .executors import ExecutionContext, InProcessExecutor
-from .tasks import population_tasks
+from .tasks import member_rows, population_tasks
 
-__all__ = ["SweepReport", "run_sweep", "sweep_status", "sweep_results"]
+__all__ = ["SweepReport", "SweepChangedError", "run_sweep", "sweep_status", "sweep_results", "IF_CHANGED"]
+
+#: what :func:`run_sweep` does when a name's stored runs differ from its config's
+IF_CHANGED = ("refuse", "replace", "extend")
+
+
+class SweepChangedError(ValueError):
+    """The config under a stored sweep name expands to other runs than the stored sweep (see the module docs)."""
 
 
 @dataclass
@@ -52,6 +77,7 @@ class SweepReport:
     wall_time_s: float = 0.0
     remaining: int = 0
     resume_command: str = ""
+    n_retried: int = 0
 
     @property
     def exit_code(self) -> int:
@@ -63,7 +89,8 @@ class SweepReport:
             f"sweep {self.sweep!r}: {self.status} — {self.n_runs} runs in {self.n_populations} populations; "
             f"{self.n_skipped} already stored; this session {self.n_done} done, {self.n_diverged} diverged, "
             f"{self.n_failed} failed ({self.n_populations_run} populations); {self.remaining} still to run; "
-            f"{self.wall_time_s:.1f} s; store {self.store}"
+            + (f"{self.n_retried} population attempts retried after a worker process died; " if self.n_retried else "")
+            + f"{self.wall_time_s:.1f} s; store {self.store}"
         )
 
     def to_dict(self) -> dict:
@@ -187,6 +214,28 @@ def sweep_results(config: SweepConfig, store: ResultsStore | str | os.PathLike |
     return df[df["run_id"].isin(ids)].reset_index(drop=True)
 
 
+def _check_membership(name: str, ids: set, st: ResultsStore, if_changed: str) -> bool:
+    """Refuse (or allow, per ``if_changed``) a config whose runs differ from those stored under its
+    name; returns whether the sweep's membership is to be replaced."""
+    old = set(st.sweep_run_ids(name))
+    if not old or old == ids:
+        return False
+    if if_changed == "replace":
+        return True
+    common = len(old & ids)
+    if if_changed == "extend":
+        if old <= ids:
+            return False
+        raise SweepChangedError(
+            f"cannot extend sweep {name!r} in {str(st.path)!r}: this config drops {len(old - ids)} of its {len(old)} "
+            f"stored runs (extend only adds runs); use --replace (if_changed='replace') or a new sweep name")
+    raise SweepChangedError(
+        f"sweep {name!r} in {str(st.path)!r} was run with a different config ({len(old)} runs stored under the name, "
+        f"this config has {len(ids)}, {common} in common); refusing to merge them: give the sweep a new name, or "
+        f"pass --replace (if_changed='replace': the name lists only this config's runs, stored rows are kept) or "
+        f"--extend (if_changed='extend': add the new runs, when the config keeps every old one)")
+
+
 def run_sweep(
     config: SweepConfig | Mapping | str | os.PathLike,
     store: ResultsStore | str | os.PathLike | None = None,
@@ -201,6 +250,7 @@ def run_sweep(
     handle_signals: bool = True,
     verbose: bool = True,
     config_path: str | None = None,
+    if_changed: str = "refuse",
 ) -> SweepReport:
     """Run (or resume) a sweep and record every run in the store.
 
@@ -228,6 +278,10 @@ def run_sweep(
         Turn SIGINT/SIGTERM into a clean stop (main thread only).
     verbose : bool
         Print the final summary line to stdout (warnings, failures and the resume hint to stderr).
+    config_path : str, optional
+        The config's file, for the resume hint.
+    if_changed : {'refuse', 'replace', 'extend'}
+        When the store lists other runs under this sweep's name (see the module docs).
 
     Returns
     -------
@@ -242,6 +296,9 @@ def run_sweep(
     if max_populations is not None and (isinstance(max_populations, bool) or not isinstance(max_populations, int)
                                         or max_populations < 1):
         raise ValueError(f"max_populations must be a positive integer or None; got max_populations={max_populations!r}")
+    if if_changed not in IF_CHANGED:
+        raise ValueError(f"if_changed must be one of {IF_CHANGED}; got if_changed={if_changed!r}")
+    check_sweep_name(config.name)
     dev = resolve_device(device or config.device)
     st = store if isinstance(store, ResultsStore) else ResultsStore(store)
     log = (lambda msg: print(msg, file=sys.stdout, flush=True)) if verbose else (lambda msg: None)
@@ -249,9 +306,13 @@ def run_sweep(
 
     runs = config.expand()
     all_tasks = population_tasks(config, runs, device=dev)
-    stored = st.statuses([r.run_id for r in runs]) if (st.path.exists() or not dry_run) else {}
+    replace = _check_membership(config.name, {r.run_id for r in runs}, st, if_changed)
+    stored = st.statuses([r.run_id for r in runs])
     pending = [r for r in runs if stored.get(r.run_id) not in ("done", "diverged")]
     tasks = population_tasks(config, pending, device=dev)
+    for t in tasks:  # values the store cannot hold are refused now, not after training
+        for row in member_rows(t, status="failed"):
+            check_row_values(row)
     resume = f"python -m mufno_lite sweep {config_path or '<CONFIG>'} --store {st.path}"
     report = SweepReport(sweep=config.name, store=str(st.path), n_runs=len(runs), n_skipped=len(runs) - len(pending),
                          n_populations=len(all_tasks), remaining=len(pending), resume_command=resume)
@@ -261,7 +322,7 @@ def run_sweep(
         log(report.summary())
         return report
 
-    st.register_sweep(config.name, [r.run_id for r in runs], config.to_dict())
+    st.register_sweep(config.name, [r.run_id for r in runs], config.to_dict(), replace=replace)
     if max_populations is not None:
         tasks = tasks[:max_populations]
     executor = executor or InProcessExecutor()
@@ -316,8 +377,12 @@ def run_sweep(
         if lines is not None:
             lines.update(len(rows))
 
+    def on_retry(task, reason):
+        report.n_retried += 1
+        warn(f"[mufno_lite] population {task['task_id']}: {reason}")
+
     ctx = ExecutionContext(dataset_factory=dataset_factory, trainer=trainer, should_stop=flag,
-                           step_progress=step_progress)
+                           step_progress=step_progress, on_retry=on_retry)
     try:
         with _signal_handlers(flag, handle_signals, warn):
             try:

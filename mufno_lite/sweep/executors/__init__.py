@@ -15,6 +15,8 @@ writes the rows to the store there, one transaction per population).  It must ch
 ``TrainingInterrupted`` (raised by the trainer when ``should_stop`` became true inside a task)
 propagate after cancelling outstanding work.  ``context.step_progress(task)`` gives an optional
 per-step progress callback for in-process execution (``None`` is fine elsewhere).
+An executor that runs a population again because its worker process died calls
+``context.on_retry(task, reason)`` (the sweep counts and reports it).
 :class:`InProcessExecutor` is the default and the reference; a Ray executor would submit
 ``run_population_task`` remotely (a dataset factory that is a module-level function ships by
 name), ``ray.wait`` on the futures and call ``on_result`` as they return.

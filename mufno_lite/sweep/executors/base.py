@@ -19,6 +19,9 @@ class ExecutionContext:
     trainer: Callable | None = None
     should_stop: Callable[[], bool] = lambda: False
     step_progress: Callable[[Mapping], Callable | None] = lambda task: None
+    #: called as ``on_retry(task, reason)`` when an executor runs a population again because its
+    #: worker process died (the sweep counts and reports it)
+    on_retry: Callable[[Mapping, str], None] = lambda task, reason: None
 
 
 @runtime_checkable

@@ -55,7 +55,10 @@ Conventions and decisions
   get no ``should_stop``) and any exception in the driver (e.g. a second Ctrl-C, a store error)
   also cancel the outstanding tasks, then propagate.
   ``ray.init`` replaces the process's SIGTERM handler with one that exits; :meth:`RayExecutor.start`
-  puts the previous handler back, so the sweep's SIGINT/SIGTERM handling stays in charge.
+  keeps the previous handler while Ray starts (and puts it back after), so the sweep's SIGINT/SIGTERM
+  handling stays in charge during start-up too: a signal then stops the sweep with its summary
+  and resume hint, and the CLI's ``close()`` (in a ``finally``) shuts down what Ray started.  A
+  start that raises (a second Ctrl-C, a failed connection) calls ``ray.shutdown()`` itself.
 * **Shipping code.**  The task dict, the context's ``dataset_factory`` and ``trainer`` are
   pickled (cloudpickle) to the workers: module-level functions travel by name and must be
   importable there (install ``mufno_lite`` and any factory module on every node, or use
@@ -140,6 +143,24 @@ def _local_instance_env(loopback: bool):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+@contextmanager
+def _keep_sigterm_handler(ray):
+    """While ``ray.init`` runs, keep the process's SIGTERM handler (the sweep's clean stop): Ray's
+    own handler calls ``sys.exit`` mid-start-up, which ended in a C++ abort (exit 134) and orphaned
+    Ray processes.  (:meth:`RayExecutor.start` also turns that ``SystemExit`` into the signal, in
+    case a Ray version installs its handler another way.)"""
+    utils = getattr(getattr(ray, "_private", None), "utils", None)
+    original = getattr(utils, "set_sigterm_handler", None)
+    if original is None:
+        yield
+        return
+    utils.set_sigterm_handler = lambda handler: None
+    try:
+        yield
+    finally:
+        utils.set_sigterm_handler = original
 
 
 def _check_number(name: str, value, *, lo: float, integer: bool = False, allow_none: bool = False):
@@ -253,18 +274,31 @@ class RayExecutor:
             loopback = self.address is None and kw.get("_node_ip_address") in ("127.0.0.1", "localhost")
             main = threading.current_thread() is threading.main_thread()
             old_sigterm = signal.getsignal(signal.SIGTERM) if main else None
+            self._owns_ray = True  # from here on, close() shuts down whatever ray.init started
             try:
-                if self.address is None:
-                    with _local_instance_env(loopback):
+                with _keep_sigterm_handler(ray):
+                    if self.address is None:
+                        with _local_instance_env(loopback):
+                            ray.init(**kw)
+                    else:
                         ray.init(**kw)
-                else:
-                    ray.init(**kw)
+            except SystemExit as e:
+                # Ray's own SIGTERM handler (sys.exit(signum)) fired while it started: treat it as the
+                # signal it was, so that the sweep stops cleanly with its summary and resume hint
+                self.close()
+                if main and e.code == signal.SIGTERM and callable(old_sigterm):
+                    old_sigterm(signal.SIGTERM, None)
+                    return self
+                raise
+            except BaseException:  # a second Ctrl-C, a failed start: leave no Ray processes behind
+                self.close()
+                raise
             finally:
                 if old_sigterm is not None:  # ray.init installs its own SIGTERM handler (sys.exit)
                     signal.signal(signal.SIGTERM, old_sigterm)
             self._owns_ray = True
             self.init_time_s = time.perf_counter() - t0
-        if self._remote is None:
+        if self._remote is None and ray.is_initialized():
             self._remote = ray.remote(_run_population_remote)
         return self
 
@@ -273,8 +307,14 @@ class RayExecutor:
         self._remote = None
         if self._owns_ray:
             self._owns_ray = False
-            if self._ray.is_initialized():
-                self._ray.shutdown()
+            try:
+                if self._ray.is_initialized():
+                    self._ray.shutdown()
+            except Exception:  # noqa: BLE001  (a half-started instance: shut down what there is)
+                try:
+                    self._ray.shutdown()
+                except Exception:  # noqa: BLE001
+                    pass
 
     def __enter__(self) -> "RayExecutor":
         return self
@@ -303,6 +343,8 @@ class RayExecutor:
         if not tasks or context.should_stop():
             return
         self.start()
+        if context.should_stop() or self._remote is None:  # SIGINT/SIGTERM while Ray started
+            return
         ray = self._ray
         from ray.exceptions import RayError
 
