@@ -284,3 +284,14 @@ def test_builtin_experiments_state_their_settings_and_keep_their_ids():
     assert set(ids).isdisjoint(r.run_id for r in SweepConfig.from_dict(other).expand())
     with pytest.raises(ValueError, match="data.files"):
         SweepConfig.from_dict({**cfg, "data": {**cfg["data"], "files": {"train": "a.pt"}}})
+
+
+def test_dataset_factory_is_imported_when_validated():
+    from mufno_lite.experiments import experiment_config
+    from mufno_lite.sweep import SweepConfig
+
+    cfg = experiment_config("darcy_lr", "smoke")
+    with pytest.raises(ValueError, match="dataset_factory.*importable"):
+        SweepConfig.from_dict({**cfg, "name": "f", "dataset_factory": "no_such_module_xyz:load"})
+    ok = SweepConfig.from_dict({**cfg, "name": "f", "dataset_factory": "mufno_lite.data:load_dataset"})
+    assert ok.dataset_factory == "mufno_lite.data:load_dataset"

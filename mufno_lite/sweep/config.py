@@ -27,7 +27,8 @@ Configuration (YAML, JSON or a dict; see ``configs/burgers_smoke.yaml``)
     train: {steps: 400, schedule: cosine, clip: null, ...}   # TrainConfig fields but lr, batch_size
     max_population_size: 64
     device: cpu                    # cpu | cuda | auto
-    dataset_factory: null          # optional "module:function" with load_dataset's signature
+    dataset_factory: null          # optional "module:function" with load_dataset's signature (imported when validated)
+    # your own PDE's data (files, normalize, grid, pde_module): see sweep/owndata.py and configs/heat1d_own_data.yaml
     cache_dir: null                # optional data cache folder (not part of a run's identity)
 
 Everything is validated before anything runs: an unknown key, a wrong type or an out-of-range
@@ -214,6 +215,7 @@ class SweepConfig:
             factory = _str("dataset_factory", factory)
             if ":" not in factory:
                 raise _bad("dataset_factory", factory, "null or 'package.module:function'")
+            owndata.check_factory(factory)  # importable here, or refused before anything runs
         cache_dir = raw.get("cache_dir")
         if cache_dir is not None:
             cache_dir = _str("cache_dir", str(cache_dir))

@@ -166,3 +166,16 @@ def dry_run_check(config) -> str | None:
                          normalize=data.get("normalize"), grid=data.get("grid"), params=data.get("params"))
     return (f"data of {config.pde!r}: x_train {tuple(ds.x_train.shape)}, y_train {tuple(ds.y_train.shape)}, "
             f"x_test {tuple(ds.x_test.shape)}, normalize={data.get('normalize')}, grid={data.get('grid')}")
+
+
+def check_factory(spec: str) -> None:
+    """A ``dataset_factory: "module:function"`` must import and be callable where the sweep is validated
+    (otherwise every run of the sweep would be stored as failed)."""
+    from ..data.memo import _import_factory
+
+    try:
+        fn = _import_factory(spec)
+    except ValueError as e:
+        raise _bad("dataset_factory", spec, f"an importable 'package.module:function' ({e})") from None
+    if not callable(fn):
+        raise _bad("dataset_factory", spec, "a callable 'package.module:function'")
