@@ -49,6 +49,11 @@ def _compose(spec: Mapping, preset: str) -> dict:
     else:
         cfg = _apply(_resolve(_BASE_SIZES[spec["base"]][preset]), change)
     cfg.setdefault("parametrizations", ["sp", "mup"])
+    # the paper's experiments state the FNO reference code's settings (issue 11): the pointwise
+    # normaliser, the endpoint grid channel, an int padding in grid points at the training resolution.
+    # Both are their defaults and so are left out of the run ids (which stay those recorded).
+    cfg["data"] = {**cfg["data"], "normalize": cfg["data"].get("normalize", "pointwise")}
+    cfg["model"] = {**cfg.get("model", {}), "grid_convention": cfg.get("model", {}).get("grid_convention", "endpoint")}
     return cfg
 
 
@@ -159,8 +164,9 @@ SUMMARY_METRICS = ("tail_train_loss", "final_train_loss", "test_rel_l2")
 
 def summarize(store, preset: str | None = None, *, n_boot: int = 2000, ci: float = 0.90, rng_seed: int = 0,
               metrics=SUMMARY_METRICS):
-    """Optimum per (experiment, parametrization, K) and the drift across K, for every experiment
-    sweep in the store (optionally one preset), per metric (``tail_train_loss`` is added to the
+    """Optimum per (sweep, parametrization, K) and the drift across K, for every sweep in the store:
+    the paper's experiments (optionally one preset) and, without a preset, custom sweeps (your own
+    configs and PDEs, every run stored under their name), per metric (``tail_train_loss`` is added to the
     results from the training curves).  Returns (optima, drift) DataFrames.
 
     The drift table has :func:`~mufno_lite.analysis.drift_summary`'s columns plus the paired
@@ -181,12 +187,21 @@ def summarize(store, preset: str | None = None, *, n_boot: int = 2000, ci: float
     by = ("pde", "parametrization")
     for sweep in st.sweep_names():
         name, _, p = sweep.partition("@")
-        if name not in EXPERIMENTS or p not in PRESETS or (preset and p != preset):
-            continue
-        from .sweep import SweepConfig, sweep_results
+        if name not in EXPERIMENTS or p not in PRESETS:
+            # a custom sweep (your own config or PDE): all its stored runs, shown without a preset filter
+            if preset:
+                continue
+            from .store import load_results
 
-        cfg = experiment_config(name, p)
-        df = sweep_results(SweepConfig.from_dict(cfg), st)
+            cfg = st.sweep_config(sweep) or {}
+            df = load_results(st, sweep=sweep)
+        elif preset and p != preset:
+            continue
+        else:
+            from .sweep import SweepConfig, sweep_results
+
+            cfg = experiment_config(name, p)
+            df = sweep_results(SweepConfig.from_dict(cfg), st)
         df = df[df["status"].isin(["done", "diverged"])]
         if df.empty:
             continue
@@ -203,7 +218,8 @@ def summarize(store, preset: str | None = None, *, n_boot: int = 2000, ci: float
             d = d.merge(b[[*by, *boot_cols]], on=list(by), how="left")
             drifts.append(d.assign(sweep=sweep, x=x, metric=metric))
     if not optima:
-        raise ValueError(f"no experiment sweeps{' for preset ' + preset if preset else ''} in the store {st.path}")
+        raise ValueError(f"no sweeps with a swept hyperparameter{' for preset ' + preset if preset else ''} "
+                         f"in the store {st.path}")
     return pd.concat(optima, ignore_index=True), pd.concat(drifts, ignore_index=True)
 
 

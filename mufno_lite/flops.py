@@ -27,7 +27,7 @@ def estimate_flops(fno_config: FNOConfig, spatial_shape: Sequence[int], batch_si
         raise ValueError(f"spatial_shape must have d={cfg.d} entries; got spatial_shape={tuple(spatial_shape)}")
     B, m, P = int(batch_size), cfg.width, cfg.projection_width
     N = float(math.prod(spatial_shape))
-    Np = float(math.prod(n + p for n, p in zip(spatial_shape, cfg.pads)))
+    Np = float(math.prod(n + p for n, p in zip(spatial_shape, cfg.pads_at(spatial_shape))))
     gelu = 8.0
     f = 2 * B * N * cfg.lifting_in * m + B * N * m  # lifting
     modes = (2 ** (cfg.d - 1)) * cfg.K**cfg.d

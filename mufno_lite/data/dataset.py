@@ -33,7 +33,7 @@ from .cache import SOLVER_VERSION, cached_arrays, resolve_cache_dir
 from .darcy import DarcySolver, darcy_coefficient
 from .grf import require_positive, sample_noise
 from .navier_stokes import FORCINGS, flow_defaults, ns_forcing, ns_initial_condition, solve_navier_stokes
-from .normalizers import UnitGaussianNormalizer
+from .normalizers import UnitGaussianNormalizer, make_normalizer
 
 __all__ = ["PDES", "UnitGaussianNormalizer", "PDEDataset", "load_dataset", "make_config",
            "generate_split", "check_resolution_for_modes", "dataset_meta", "burgers_default_solve_resolution"]
@@ -82,6 +82,19 @@ class PDEDataset:
     x_normalizer: UnitGaussianNormalizer
     y_normalizer: UnitGaussianNormalizer
     meta: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_arrays(cls, x_train, y_train, x_test, y_test, *, normalize: str = "channel", grid: str = "periodic",
+                    d: Optional[int] = None, pde: str = "custom", device="cpu") -> "PDEDataset":
+        """Your own arrays as a data set: ``(N, s…)`` or ``(N, C, s…)``, numpy or torch, any real dtype.
+
+        Per-channel normalisation and the periodic grid convention by default (the own-data
+        decisions, :mod:`mufno_lite.data.arrays`; :func:`~mufno_lite.data.arrays.dataset_from_arrays`).
+        """
+        from .arrays import dataset_from_arrays
+
+        return dataset_from_arrays(x_train, y_train, x_test, y_test, normalize=normalize, grid=grid, d=d, pde=pde,
+                                   device=device)
 
     def spectrum(self, split: str = "train", *, exclude_mean: bool = False) -> Dict[str, np.ndarray]:
         """Fourier energy spectra of the inputs and targets of one split.
@@ -338,7 +351,7 @@ def generate_split(config: dict, split: str, n: int, *, seed: int = 0, device="c
     return np.ascontiguousarray(np.concatenate(xs)), np.ascontiguousarray(np.concatenate(ys))
 
 
-def _finish(arrays: Dict[str, np.ndarray], config: dict, meta: dict, device) -> PDEDataset:
+def _finish(arrays: Dict[str, np.ndarray], config: dict, meta: dict, device, normalize: str = "pointwise") -> PDEDataset:
     t = {k: torch.from_numpy(np.ascontiguousarray(v)).to(device=device, dtype=torch.float32)
          for k, v in arrays.items()}
     if config["pde"] == "navier_stokes" and t["x_train"].ndim == 4:  # cache stores only omega(t0)
@@ -346,12 +359,12 @@ def _finish(arrays: Dict[str, np.ndarray], config: dict, meta: dict, device) -> 
         for k in ("x_train", "x_test"):
             t[k] = t[k][..., None].repeat(1, 1, 1, 1, n_t)
     return PDEDataset(t["x_train"], t["y_train"], t["x_test"], t["y_test"], config,
-                      UnitGaussianNormalizer(t["x_train"]), UnitGaussianNormalizer(t["y_train"]), meta)
+                      make_normalizer(normalize, t["x_train"]), make_normalizer(normalize, t["y_train"]), meta)
 
 
 def load_dataset(pde: str, *, resolution: Optional[int] = None, n_train: int, n_test: int, seed: int = 0,
                  cache_dir=None, device="cpu", progress: Optional[bool] = None,
-                 files: Optional[Sequence[str]] = None, **pde_params) -> PDEDataset:
+                 files: Optional[Sequence[str]] = None, normalize: str = "pointwise", **pde_params) -> PDEDataset:
     """Generate (or load from cache / classic files) a seeded train/test data set.
 
     Parameters
@@ -375,6 +388,10 @@ def load_dataset(pde: str, *, resolution: Optional[int] = None, n_train: int, n_
     files : sequence of path, optional
         Load classic FNO/PINO files instead of generating
         (see :func:`~mufno_lite.data.legacy.load_classic`).
+    normalize : {"pointwise", "channel", "none"}
+        The normalisers (not part of the cache key).  The built-in PDEs keep the FNO reference
+        code's ``"pointwise"`` by default (tied to the training grid: it refuses another
+        resolution); ``"channel"`` is valid at every resolution (:mod:`.normalizers`).
     **pde_params
         Burgers: ``nu=0.1, t_final=1.0, solve_resolution=(multiple of s >= max(1024, 2/nu),
         see burgers_default_solve_resolution), ic_alpha=2, ic_tau=5, ic_sigma=25,
@@ -417,7 +434,7 @@ def load_dataset(pde: str, *, resolution: Optional[int] = None, n_train: int, n_
         return {"x_train": xtr, "y_train": ytr, "x_test": xte, "y_test": yte}
 
     arrays = cached_arrays(resolve_cache_dir(cache_dir), pde, config, generate)
-    return _finish(arrays, config, dataset_meta(config), device)
+    return _finish(arrays, config, dataset_meta(config), device, normalize)
 
 
 def check_resolution_for_modes(pde: str, resolution: int, modes, n_t: Optional[int] = None) -> None:

@@ -133,6 +133,9 @@ def load_classic(pde: str, files: Union[str, Path, Sequence[Union[str, Path]]], 
     for p in paths:
         if not p.is_file():
             raise FileNotFoundError(f"data file {p} does not exist (files are never downloaded)")
+        if p.suffix.lower() not in (".mat", ".npy"):
+            raise ValueError(f"{str(p)!r}: load_classic reads the classic FNO .mat and PINO .npy files only; "
+                             "read other data (.pt, .npz, .h5, ...) with mufno_lite.data.load_files")
     names = [str(p) for p in paths]
     meta: dict = {"files": names}
 

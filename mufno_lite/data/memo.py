@@ -44,6 +44,17 @@ def load_dataset_cached(task: Mapping, dataset_factory: Callable | None = None):
     The factory is called as ``factory(pde, resolution=…, n_train=…, n_test=…, seed=…,
     cache_dir=…, device=…, **params)`` (the signature of :func:`mufno_lite.data.load_dataset`).
     """
+    if dataset_factory is None and task.get("files") and not task.get("dataset_factory"):
+        from .registry import load_task_data  # own data: a registered or file-read pde
+
+        key = (load_task_data, canonical_json({"pde": task["pde"], "data": task["data"], "device": task["device"]}))
+        with _DATASET_LOCK:
+            if key in _DATASET_CACHE:
+                return _DATASET_CACHE[key]
+        ds = load_task_data(task)
+        with _DATASET_LOCK:
+            _DATASET_CACHE[key] = ds
+        return ds
     if dataset_factory is None:
         dataset_factory = _import_factory(task["dataset_factory"]) if task.get("dataset_factory") else _default_factory()
     data = task["data"]

@@ -38,6 +38,7 @@ from .spectral import (  # noqa: F401
     PointwiseLinear, spectral_seed, SpectralConv,
 )
 from .network import _complex_normal, _fill, _per_member, _uniform, count_parameters, FNO, FNOConfig  # noqa: F401
+from .network import GRID_CONVENTIONS, grid_coordinates, OPTIONAL_MODEL_FIELDS  # noqa: F401
 
 __all__ = [
     "FNOConfig",
@@ -48,4 +49,6 @@ __all__ = [
     "count_parameters",
     "check_K",
     "mode_response",
+    "grid_coordinates",
+    "GRID_CONVENTIONS",
 ]

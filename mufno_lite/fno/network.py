@@ -38,10 +38,21 @@ class FNOConfig:
     projection_width : int
         Hidden channels of the two-layer projection Q (128 as in the original FNO).
     grid : bool
-        Append the d grid coordinates (``linspace(0, 1, n)`` per axis) as input channels.
-    padding : int or tuple of int
+        Append the d grid coordinates (see ``grid_convention``) as input channels.
+    padding : int, float or tuple of them
         Zero-padding added at the end of each spatial axis after lifting and removed before the
-        projection (for non-periodic problems such as Darcy flow).
+        projection (for non-periodic problems such as Darcy flow).  An int counts grid points at
+        the training resolution (the FNO reference code's convention, which the built-in
+        experiments keep); a float in [0, 1) is a fraction of the axis, ``round(padding · n)``
+        points on an n-point grid, the same fraction of the domain at every resolution (the
+        own-data recommendation).  :func:`mufno_lite.train.evaluate` scales an int padding from
+        the training resolution when it evaluates on another grid (:meth:`pads_at`).
+    grid_convention : {"endpoint", "periodic"}
+        Coordinates of the grid channels: ``"endpoint"`` (the default, and the built-in PDEs')
+        ``linspace(0, 1, n)``, both ends included (nodes of a grid with its boundary); or
+        ``"periodic"``, ``i / n`` for i = 0 … n−1 (a periodic grid, or data subsampled as
+        ``[::k]``; neuraloperator's convention).  Left out of a run's identity while it holds
+        its default (:data:`OPTIONAL_MODEL_FIELDS`).
     """
 
     d: int = 1
@@ -52,7 +63,8 @@ class FNOConfig:
     out_channels: int = 1
     projection_width: int = 128
     grid: bool = True
-    padding: int | tuple[int, ...] = 0
+    padding: int | float | tuple = 0
+    grid_convention: str = "endpoint"
 
     def __post_init__(self):
         if self.d not in (1, 2, 3):
@@ -63,26 +75,76 @@ class FNOConfig:
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be a positive integer; got {name}={v!r}")
         pads = self.pads
-        if len(pads) != self.d or any((not isinstance(p, int)) or p < 0 for p in pads):
+        if len(pads) != self.d or any(not _valid_pad(p) for p in pads):
             raise ValueError(
-                f"padding must be a non-negative int or a tuple of {self.d} non-negative ints; "
-                f"got padding={self.padding!r}"
+                f"padding must be a non-negative int (grid points), a float in [0, 1) (a fraction of the axis) "
+                f"or a tuple of {self.d} of them; got padding={self.padding!r}"
             )
+        if self.grid_convention not in GRID_CONVENTIONS:
+            raise ValueError(f"grid_convention must be one of {GRID_CONVENTIONS}; "
+                             f"got grid_convention={self.grid_convention!r}")
 
     @property
-    def pads(self) -> tuple[int, ...]:
+    def pads(self) -> tuple:
+        """The padding per axis as given (ints: grid points; floats: fractions of the axis)."""
         p = self.padding
         return tuple(p) if isinstance(p, (tuple, list)) else (p,) * self.d
+
+    def pads_at(self, spatial: Sequence[int], train_resolution: Sequence[int] | None = None) -> tuple[int, ...]:
+        """Padding in grid points on a grid of shape ``spatial``.
+
+        A fraction f gives ``round(f · n)`` (halves up).  An int p is p points, or, with
+        ``train_resolution`` (the grid it was chosen for) given, ``round(p · n / n_train)``: the
+        same fraction of the domain as at training (what :func:`mufno_lite.train.evaluate` does).
+        """
+        out = []
+        for i, (n, p) in enumerate(zip(spatial, self.pads)):
+            if isinstance(p, float):
+                out.append(int(math.floor(p * n + 0.5)))
+            elif train_resolution is not None and p and int(train_resolution[i]) != int(n):
+                out.append(int(math.floor(p * n / int(train_resolution[i]) + 0.5)))
+            else:
+                out.append(int(p))
+        return tuple(out)
 
     @property
     def lifting_in(self) -> int:
         return self.in_channels + (self.d if self.grid else 0)
 
     def to_dict(self) -> dict:
+        """Every field; a field of :data:`OPTIONAL_MODEL_FIELDS` only when it differs from its
+        default (so adding it changed no run id)."""
         out = asdict(self)
         if isinstance(out["padding"], tuple):
             out["padding"] = list(out["padding"])
+        for k, default in OPTIONAL_MODEL_FIELDS.items():
+            if out.get(k) == default:
+                del out[k]
         return out
+
+
+#: the grid-coordinate conventions of :attr:`FNOConfig.grid_convention`
+GRID_CONVENTIONS = ("endpoint", "periodic")
+#: FNOConfig fields left out of :meth:`FNOConfig.to_dict` (and so of a run's identity) while they
+#: hold their default
+OPTIONAL_MODEL_FIELDS = {"grid_convention": "endpoint"}
+
+
+def _valid_pad(p) -> bool:
+    if isinstance(p, bool):
+        return False
+    if isinstance(p, int):
+        return p >= 0
+    return isinstance(p, float) and 0.0 <= p < 1.0
+
+
+def grid_coordinates(n: int, convention: str = "endpoint", *, dtype=None, device=None) -> torch.Tensor:
+    """The n coordinates of one axis: ``linspace(0, 1, n)`` (``"endpoint"``) or ``i / n`` (``"periodic"``)."""
+    if convention == "endpoint":
+        return torch.linspace(0, 1, n, dtype=dtype, device=device)
+    if convention == "periodic":
+        return torch.arange(n, dtype=dtype, device=device) / n
+    raise ValueError(f"grid_convention must be one of {GRID_CONVENTIONS}; got {convention!r}")
 
 
 def count_parameters(config: FNOConfig | None = None, **kwargs) -> dict[str, int]:
@@ -147,6 +209,9 @@ class FNO(nn.Module):
             raise ValueError(f"members must be a positive integer or None; got members={members!r}")
         self.config = config
         self.members = members
+        #: the grid (points per axis) an int ``padding`` was chosen for; set by the trainers, so
+        #: that on another grid the padding keeps its fraction of the domain (:meth:`FNOConfig.pads_at`)
+        self.train_resolution: tuple[int, ...] | None = None
         m = config.width
         self.lifting = PointwiseLinear(config.lifting_in, m, members)
         self.layers = nn.ModuleList(
@@ -219,7 +284,7 @@ class FNO(nn.Module):
 
     # ---- forward ----------------------------------------------------------------------------
     def _grid(self, spatial: Sequence[int], dtype, device) -> torch.Tensor:
-        axes = [torch.linspace(0, 1, n, dtype=dtype, device=device) for n in spatial]
+        axes = [grid_coordinates(n, self.config.grid_convention, dtype=dtype, device=device) for n in spatial]
         mesh = torch.meshgrid(*axes, indexing="ij")
         return torch.stack(mesh, dim=0)  # (d, *spatial)
 
@@ -241,7 +306,8 @@ class FNO(nn.Module):
                 f"input has {x.shape[caxis]} channels on axis {caxis}; the model expects in_channels={cfg.in_channels}"
             )
         spatial = tuple(x.shape[caxis + 1 :])
-        padded = tuple(n + p for n, p in zip(spatial, cfg.pads))
+        pads = cfg.pads_at(spatial, self.train_resolution)
+        padded = tuple(n + p for n, p in zip(spatial, pads))
         _check_grid(cfg.K, padded, name="(padded) input")
         if cfg.grid:
             g = self._grid(spatial, x.dtype, x.device)
@@ -250,14 +316,14 @@ class FNO(nn.Module):
         if pop and shared:
             x = x.unsqueeze(0).expand(self.members, *x.shape)
         h = self.lifting(x)
-        if any(cfg.pads):
+        if any(pads):
             pad = []
-            for p in reversed(cfg.pads):
+            for p in reversed(pads):
                 pad += [0, p]
             h = F.pad(h, pad)
         for layer in self.layers:
             h = layer(h)
-        if any(cfg.pads):
+        if any(pads):
             sl = tuple(slice(0, n) for n in spatial)
             h = h[(Ellipsis, *sl)]
         h = F.gelu(self.projection1(h))

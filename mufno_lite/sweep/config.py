@@ -27,7 +27,8 @@ Configuration (YAML, JSON or a dict; see ``configs/burgers_smoke.yaml``)
     train: {steps: 400, schedule: cosine, clip: null, ...}   # TrainConfig fields but lr, batch_size
     max_population_size: 64
     device: cpu                    # cpu | cuda | auto
-    dataset_factory: null          # optional "module:function" with load_dataset's signature
+    dataset_factory: null          # optional "module:function" with load_dataset's signature (imported when validated)
+    # your own PDE's data (files, normalize, grid, pde_module): see sweep/owndata.py and configs/heat1d_own_data.yaml
     cache_dir: null                # optional data cache folder (not part of a run's identity)
 
 Everything is validated before anything runs: an unknown key, a wrong type or an out-of-range
@@ -58,6 +59,8 @@ from ..canonical import canonical_json
 from ..device import DEVICES
 from ..fno import FNOConfig, max_modes
 from ..train import OPTIONAL_TRAIN_FIELDS
+from ..fno import GRID_CONVENTIONS, OPTIONAL_MODEL_FIELDS
+from . import owndata
 from .identity import (  # noqa: F401  (_canonical_json: the old private name)
     _canon_float, _canonical_json, _jsonable, _population_key, run_id_of, RunSpec, SCHEMA_VERSION,
 )
@@ -95,11 +98,18 @@ class SweepConfig:
     cache_dir: str | None = None
     description: str = ""
     base_K: int = 3
+    # own data (sweep/owndata.py): the module registering the pde, the data files' sha256, the loader
+    pde_module: str | None = None
+    file_hashes: dict | None = None
+    loader: str | None = None
 
     # ---- construction ------------------------------------------------------------------------
     @classmethod
-    def from_dict(cls, raw: Mapping) -> "SweepConfig":
-        """Validate a plain dict (see the module docstring) and return a SweepConfig."""
+    def from_dict(cls, raw: Mapping, *, base_dir: str | os.PathLike | None = None) -> "SweepConfig":
+        """Validate a plain dict (see the module docstring) and return a SweepConfig.
+
+        ``base_dir``: the folder relative ``data.files`` paths start from (the config file's in
+        :meth:`from_file`; default the working directory)."""
         raw = _mapping("<config>", raw)
         _check_keys("", raw, _TOP_KEYS)
         for req in ("name", "pde", "data", "K", "lr"):
@@ -121,11 +131,13 @@ class SweepConfig:
             "params": _jsonable(_mapping("data.params", data_raw.get("params", {}) or {})),
         }
 
+        own = owndata.prepare_data(pde, raw, data_raw, data, base_dir)  # own data: files, normalize, grid
+
         model_raw = _mapping("model", raw.get("model", {}) or {})
         if "K" in model_raw:
             raise _bad("model.K", model_raw["K"], "not set here; use the top-level `K` list")
         _check_keys("model", model_raw, _MODEL_KEYS)
-        d_default = PDE_DIMS.get(pde)
+        d_default = PDE_DIMS.get(pde, own["d"])
         if "d" in model_raw:
             d = _int("model.d", model_raw["d"], lo=1, hi=3)
             if d_default is not None and d != d_default:
@@ -134,21 +146,25 @@ class SweepConfig:
             raise _bad("model.d", None, f"1, 2 or 3 (required for pde={pde!r}; known pdes: {list(PDE_DIMS)})")
         else:
             d = d_default
-        fno_defaults = FNOConfig().to_dict()
+        fno_defaults = {**OPTIONAL_MODEL_FIELDS, **FNOConfig().to_dict()}
         model = {"d": d}
         for k in _MODEL_KEYS[1:]:
             v = model_raw.get(k, fno_defaults[k])
             if k == "grid":
                 model[k] = _bool(f"model.{k}", v)
+            elif k == "grid_convention":
+                model[k] = _str(f"model.{k}", v, GRID_CONVENTIONS)
             elif k == "padding":
                 if isinstance(v, (list, tuple)):
                     if len(v) != d:
                         raise _bad("model.padding", v, f"an integer >= 0 or a list of {d} integers >= 0")
-                    model[k] = [_int(f"model.padding[{i}]", x, lo=0) for i, x in enumerate(v)]
+                    model[k] = [owndata.padding_value(f"model.padding[{i}]", x) for i, x in enumerate(v)]
                 else:
-                    model[k] = _int("model.padding", v, lo=0)
+                    model[k] = owndata.padding_value("model.padding", v)
             else:
                 model[k] = _int(f"model.{k}", v, lo=1)
+
+        owndata.check_model_grid(pde, data, model_raw, model)
 
         base_K = _int("base_K", raw.get("base_K", 3), lo=2)
         pars = []
@@ -171,6 +187,7 @@ class SweepConfig:
             pars.append(entry)
 
         pads = model["padding"] if isinstance(model["padding"], list) else [model["padding"]] * d
+        pads = [owndata.pad_points(p, data["resolution"]) for p in pads]
         kmax = _max_K(d, data["resolution"], pads)
         K = _list("K", raw["K"], lambda p, x: _int(p, x, lo=2, hi=kmax))
 
@@ -198,6 +215,7 @@ class SweepConfig:
             factory = _str("dataset_factory", factory)
             if ":" not in factory:
                 raise _bad("dataset_factory", factory, "null or 'package.module:function'")
+            owndata.check_factory(factory)  # importable here, or refused before anything runs
         cache_dir = raw.get("cache_dir")
         if cache_dir is not None:
             cache_dir = _str("cache_dir", str(cache_dir))
@@ -209,6 +227,7 @@ class SweepConfig:
             lrs=tuple(lrs), seeds=tuple(seeds), batch_sizes=tuple(batch_sizes), beta2s=tuple(beta2s),
             init_scales=tuple(init_scales), train=train, max_population_size=mps, device=device,
             dataset_factory=factory, cache_dir=cache_dir, description=desc, base_K=base_K,
+            pde_module=own["pde_module"], file_hashes=own["file_hashes"], loader=own["loader"],
         )
 
     @classmethod
@@ -226,7 +245,7 @@ class SweepConfig:
             raw = yaml.safe_load(text)
         else:
             raise ValueError(f"sweep config must be .yaml, .yml or .json; got path={str(p)!r}")
-        return cls.from_dict(raw)
+        return cls.from_dict(raw, base_dir=p.resolve().parent)
 
     def to_dict(self) -> dict:
         """A plain dict that :meth:`from_dict` turns back into this config."""
@@ -239,6 +258,7 @@ class SweepConfig:
             "init_scales": list(self.init_scales), "train": train,
             "max_population_size": self.max_population_size, "device": self.device,
             "dataset_factory": self.dataset_factory, "cache_dir": self.cache_dir,
+            **({"pde_module": self.pde_module} if self.pde_module is not None else {}),
         })
 
     def replace(self, **changes) -> "SweepConfig":
@@ -264,7 +284,7 @@ class SweepConfig:
         cfg = {
             "schema": SCHEMA_VERSION,
             "pde": self.pde,
-            "data": self.data,
+            "data": owndata.identity_data(self.data, self.file_hashes, self.loader),
             "model": fno.to_dict(),
             "parametrization": {"kind": parametrization["kind"], "base_K": parametrization["base_K"]},
             "train": train,

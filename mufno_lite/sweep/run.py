@@ -317,6 +317,11 @@ def run_sweep(
     report = SweepReport(sweep=config.name, store=str(st.path), n_runs=len(runs), n_skipped=len(runs) - len(pending),
                          n_populations=len(all_tasks), remaining=len(pending), resume_command=resume)
     if dry_run:
+        from .owndata import dry_run_check  # own data: call the loader once, check what it returns
+
+        line = dry_run_check(config) if dataset_factory is None else None
+        if line:
+            log(line)
         report.status = "dry-run"
         report.wall_time_s = time.perf_counter() - t0
         log(report.summary())

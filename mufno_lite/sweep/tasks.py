@@ -32,6 +32,7 @@ def population_tasks(config: SweepConfig, runs: Sequence[RunSpec] | None = None,
     """Group runs into population tasks (plain dicts), each at most ``max_population_size`` runs.
 
     Task keys: ``task_id``, ``sweep``, ``pde``, ``data``, ``dataset_factory``, ``cache_dir``,
+    (file data only: ``files``, the absolute paths, and ``pde_module``),
     ``model`` (FNOConfig dict with K), ``parametrization``, ``train`` (TrainConfig kwargs: betas
     carry the default β₂, members override it), ``device``, ``members`` (list of dicts with
     ``run_id``, ``lr``, ``seed``, ``beta2``, ``init_scale``, ``config``).
@@ -57,6 +58,8 @@ def population_tasks(config: SweepConfig, runs: Sequence[RunSpec] | None = None,
                 "data": c0["data"],
                 "dataset_factory": config.dataset_factory,
                 "cache_dir": config.cache_dir,
+                **({"files": config.data["files"], "pde_module": config.pde_module}
+                   if config.file_hashes else {}),  # own data: paths here, contents in the ids
                 "model": c0["model"],
                 "parametrization": c0["parametrization"],
                 "train": train,

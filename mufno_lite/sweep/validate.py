@@ -203,6 +203,9 @@ _TOP_KEYS = (
     "name", "description", "pde", "data", "model", "parametrizations", "base_K", "K", "lr", "seeds",
     "batch_sizes", "beta2s", "init_scales", "train", "max_population_size", "device", "dataset_factory",
     "cache_dir",
+    "pde_module",  # own data (sweep/owndata.py)
 )
-_DATA_KEYS = ("resolution", "n_train", "n_test", "seed", "params")
-_MODEL_KEYS = ("d", "width", "n_layers", "in_channels", "out_channels", "projection_width", "grid", "padding")
+_DATA_KEYS = ("resolution", "n_train", "n_test", "seed", "params",
+              "files", "normalize", "grid")  # own data (sweep/owndata.py)
+_MODEL_KEYS = ("d", "width", "n_layers", "in_channels", "out_channels", "projection_width", "grid", "padding",
+               "grid_convention")  # left out of a run's identity while "endpoint" (fno.OPTIONAL_MODEL_FIELDS)

@@ -18,7 +18,8 @@ Two entry points share every convention:
 
 The package, one job per module: :mod:`.config` (``TrainConfig``, ``Member``, ``RunResult``),
 :mod:`.common` (loss, schedule, batches, data adapter, evaluation, curves, the result both trainers
-build), :mod:`.single` (:func:`train_model`), :mod:`.population` (:func:`train_population`).
+build), :mod:`.single` (:func:`train_model`), :mod:`.population` (:func:`train_population`),
+:mod:`.evaluate` (:func:`evaluate`: rel-L2 per sample of a trained model on any test set and grid).
 Everything is importable from here (``from mufno_lite.train import train_model``).
 
 Conventions and decisions
@@ -74,6 +75,7 @@ from .common import (  # noqa: F401
     _normalizer_to, _real_dtype, _result, batch_schedule, convert_model_dtype, lr_factor, relative_l2,
 )
 from .single import train_model  # noqa: F401
+from .evaluate import evaluate, subsample  # noqa: F401
 from .population import (  # noqa: F401
     _auto_chunk, _build_chunks, _check_population_args, _Chunk, _chunk_step, _evaluate_chunks, _merge_chunks,
     train_population,
@@ -87,6 +89,7 @@ __all__ = [
     "PopulationAdam",
     "train_population",
     "train_model",
+    "evaluate",
     "estimate_flops",
     "relative_l2",
     "lr_factor",

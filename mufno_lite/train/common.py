@@ -87,12 +87,14 @@ def _decode(norm, y):
 class _Data:
     """The dataset's tensors on the training device, inputs encoded once."""
 
-    def __init__(self, dataset, train: TrainConfig, device, dtype, d: int):
+    def __init__(self, dataset, train: TrainConfig, device, dtype, d: int, model_config=None):
         for name in ("x_train", "y_train", "x_test", "y_test"):
             if not isinstance(getattr(dataset, name, None), torch.Tensor):
                 raise ValueError(f"dataset must have a tensor attribute {name!r}")
         dev = torch.device(device)
         self.device, self.dtype = dev, dtype
+        if model_config is not None:
+            check_grid_convention(model_config, dataset)
         xn = _normalizer_to(getattr(dataset, "x_normalizer", None), dev, dtype) if train.normalize_x else None
         self.y_norm = _normalizer_to(getattr(dataset, "y_normalizer", None), dev, dtype) if train.normalize_y else None
         if train.normalize_x and xn is None:
@@ -151,14 +153,38 @@ def _eval_chunk(train: TrainConfig, members: int, width: int, spatial, n: int) -
     return max(1, min(n, budget // max(per_sample, 1)))
 
 
+def _errors_in_chunks(model, output, x, y, chunk: int):
+    """Relative L2 per sample, ``chunk`` samples per forward pass: yields (…, b) tensors in order.
+
+    The one evaluation loop: the trainers' :func:`_evaluate` and the public
+    :func:`mufno_lite.train.evaluate` both run it.
+    """
+    for i in range(0, x.shape[0], chunk):
+        yield relative_l2(output(model(x[i : i + chunk])), y[i : i + chunk])
+
+
 @torch.no_grad()
 def _evaluate(model, data: _Data, x, y, chunk: int) -> torch.Tensor:
     """Mean relative L2 over a split, per member ((M,) for a population, () for a model)."""
     total = None
-    for i in range(0, x.shape[0], chunk):
-        err = relative_l2(data.output(model(x[i : i + chunk])), y[i : i + chunk]).sum(-1)
+    for err in _errors_in_chunks(model, data.output, x, y, chunk):
+        err = err.sum(-1)
         total = err if total is None else total + err
     return total / x.shape[0]
+
+
+def check_grid_convention(model_config, dataset) -> None:
+    """Refuse a model whose grid channel does not follow the data's stated grid convention.
+
+    Only data that state one (``meta["grid_convention"]``: the own-data path) are checked; the
+    built-in PDEs' experiments keep the endpoint channel they were recorded with.
+    """
+    meta = getattr(dataset, "meta", None)
+    conv = meta.get("grid_convention") if isinstance(meta, dict) else None
+    mine = getattr(model_config, "grid_convention", "endpoint")
+    if conv is not None and getattr(model_config, "grid", False) and conv != mine:
+        raise ValueError(f"the data's grid convention is {conv!r} but the model's grid_convention is {mine!r}; "
+                         f"build the model with grid_convention={conv!r} (or state the data's grid as {mine!r})")
 
 
 def _downsample(losses: list[float], n_points: int, upto: int | None = None) -> list[tuple[int, float]]:

@@ -125,6 +125,19 @@ class TrainConfig:
         else:
             object.__setattr__(self, "lr_fixed", positive_number("lr_fixed", self.lr_fixed))
 
+    @classmethod
+    def for_epochs(cls, epochs: int, n_train: int, **fields) -> "TrainConfig":
+        """A TrainConfig of ``epochs`` passes over ``n_train`` samples: ``steps = epochs · ⌊n_train /
+        batch_size⌋`` (every step a full batch; the batches of an epoch are a permutation, its last
+        ``n_train mod batch_size`` samples wait for the next epoch, as with ``steps``)."""
+        positive_int("epochs", epochs)
+        positive_int("n_train", n_train)
+        bs = fields.get("batch_size", cls.batch_size)
+        positive_int("batch_size", bs)
+        if bs > n_train:
+            raise fail("batch_size", bs, f"an integer <= n_train={n_train}")
+        return cls(steps=int(epochs) * (int(n_train) // int(bs)), **fields)
+
     def group_lrs(self, lr: float) -> tuple[float, float]:
         """Base learning rates (spectral, other) for a swept ``lr`` (before the spectral
         multiplier c(K) and the schedule)."""

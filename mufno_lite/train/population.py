@@ -26,7 +26,7 @@ def _auto_chunk(fno_config: FNOConfig, spatial, batch_size: int, M: int, device)
     if torch.device(device).type != "cpu":
         return M
     widest = batch_size * max(fno_config.width, fno_config.projection_width) * math.prod(
-        n + p for n, p in zip(spatial, fno_config.pads)) * 4
+        n + p for n, p in zip(spatial, fno_config.pads_at(spatial))) * 4
     return max(1, min(M, (4 << 20) // max(widest, 1)))
 
 
@@ -184,11 +184,13 @@ def train_population(fno_config: FNOConfig, parametrization, dataset, members: S
     par = as_parametrization(parametrization)
     M = len(members)
     t0 = time.perf_counter()
-    data = _Data(dataset, train, device, dtype, fno_config.d)
+    data = _Data(dataset, train, device, dtype, fno_config.d, fno_config)
     n_train = data.x_train.shape[0]
     idx = batch_schedule(n_train, train.batch_size, train.steps, train.data_seed).to(data.device)
     G = min(member_chunk or _auto_chunk(fno_config, data.spatial, train.batch_size, M, data.device), M)
     chunks = _build_chunks(fno_config, par, members, train, G, dtype, data.device)
+    for c in chunks:  # an int padding keeps its fraction of the domain on other grids
+        c.model.train_resolution = tuple(data.spatial)
     eval_chunk = _eval_chunk(train, G, fno_config.width, data.spatial, n_train)
     eval_at = _eval_steps(train)
     tick, close = _make_progress(progress, train.steps, f"population M={M}")
@@ -236,4 +238,6 @@ def train_population(fno_config: FNOConfig, parametrization, dataset, members: S
         ))
     if not return_model:
         return results
-    return results, _merge_chunks(chunks, fno_config, par, M, dtype, data.device)
+    whole = _merge_chunks(chunks, fno_config, par, M, dtype, data.device)
+    whole.train_resolution = tuple(data.spatial)
+    return results, whole

@@ -42,7 +42,8 @@ def train_model(model: FNO, dataset, train: TrainConfig, *, device="cpu", progre
     t0 = time.perf_counter()
     model.to(device)
     dtype = _real_dtype(model)
-    data = _Data(dataset, train, device, dtype, model.d)
+    data = _Data(dataset, train, device, dtype, model.d, model.config)
+    model.train_resolution = tuple(data.spatial)  # an int padding keeps its fraction on other grids
     idx = batch_schedule(data.x_train.shape[0], train.batch_size, train.steps, train.data_seed).to(data.device)
     opt = make_optimizer(model, train.lr, optimizer=train.optimizer, betas=train.betas, eps=train.eps,
                          weight_decay=train.weight_decay)
