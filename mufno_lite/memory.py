@@ -212,7 +212,7 @@ def estimate_config_memory(cfg: FNOConfig, spatial, batch: int, members: int, *,
     S = _elem_size(dtype)
     G, B, m, P, L = members, batch, cfg.width, cfg.projection_width, cfg.n_layers
     Cc, Co, d, K = cfg.lifting_in, cfg.out_channels, cfg.d, cfg.K
-    padded = tuple(n + p for n, p in zip(spatial, cfg.pads))
+    padded = tuple(n + p for n, p in zip(spatial, cfg.pads_at(spatial)))
     N, Np = math.prod(spatial), math.prod(padded)
     corners, nk = 2 ** (d - 1), K**d
 
@@ -274,7 +274,7 @@ def estimate_config_memory(cfg: FNOConfig, spatial, batch: int, members: int, *,
     peak = max(phases, key=phases.get)
     total = int(ALLOCATOR_OVERHEAD * (sum(state.values()) + data + phases[peak]))
     shape = {"d": d, "K": K, "width": m, "n_layers": L, "projection_width": P, "spatial": list(spatial),
-             "padding": list(cfg.pads), "batch": B, "members": G, "dtype": str(dtype).replace("torch.", ""),
+             "padding": list(cfg.pads_at(spatial)), "batch": B, "members": G, "dtype": str(dtype).replace("torch.", ""),
              "eval_batch": eb}
     return MemoryEstimate(members=G, state=state, activations=int(act), workspace=int(ws), phases=phases,
                           data=int(data), peak_phase=peak, total=total, shape=shape)
