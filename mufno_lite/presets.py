@@ -194,6 +194,15 @@ SECTIONS: dict[str, dict[str, dict]] = {
                                       width=64, n_layers=4),
     # notebook 10: the widths of the width × K sweep
     "limits": {p: dict(widths=WIDTHS[p]) for p in PRESETS},
+    # notebook 12: your own data (the heat equation's exact solution as "your" arrays)
+    "own_data": {
+        "smoke": dict(resolution=32, n_train=40, n_test=10, K=[3, 6], width=8, n_layers=2, steps=30, batch_size=10,
+                      lr=dict(start=-2.5, stop=-1.5, per_decade=2), seeds=[0]),
+        "quick": dict(resolution=64, n_train=200, n_test=50, K=[3, 16], width=16, n_layers=4, steps=300, batch_size=20,
+                      lr=dict(start=-3.0, stop=-1.5, per_decade=4), seeds=[0, 1, 2]),
+        "paper": dict(resolution=128, n_train=1000, n_test=200, K=[3, 16, 48], width=32, n_layers=4, steps=2000,
+                      batch_size=20, lr=dict(start=-3.5, stop=-1.5, per_decade=8), seeds=[0, 1, 2]),
+    },
     # notebook 11: the fallback Burgers sweep when the store has no Burgers runs yet
     "explore": {
         "smoke": dict(width=8, n_layers=2, K=[2, 4], resolution=32, n_train=40, n_test=10, steps=30,
