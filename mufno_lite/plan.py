@@ -37,6 +37,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
+from .memory import MemoryBudgetError, device_budget, members_per_chunk  # noqa: F401  (the trainer's rule, re-exported)
+
 __all__ = [
     "ReferenceDevice",
     "H100",
@@ -65,60 +67,6 @@ class ReferenceDevice:
 
 #: The reference: an 80 GB H100 at an assumed 6 TFLOP/s sustained (see the module docstring).
 H100 = ReferenceDevice("H100 80GB @ 6 TFLOP/s sustained (assumed)", 80e9, 6e12, 2e-3)
-
-
-class MemoryBudgetError(ValueError):
-    """Even one member of a population does not fit the memory budget."""
-
-
-def members_per_chunk(estimate_fn: Callable[[int], object], budget_bytes: float, n_members: int, *,
-                      config: str = "this population") -> int:
-    """The largest chunk size G ≤ ``n_members`` with ``estimate_fn(G) <= budget_bytes``.
-
-    ``estimate_fn`` returns bytes (or an object with ``.total``) and must grow with G.  Raises
-    :class:`MemoryBudgetError` naming ``config`` when one member does not fit.
-
-    >>> members_per_chunk(lambda g: 100 + 10 * g, 175, 63)
-    7
-    >>> members_per_chunk(lambda g: 100 + 10 * g, 1e9, 63)
-    63
-    """
-    if isinstance(n_members, bool) or not isinstance(n_members, int) or n_members < 1:
-        raise ValueError(f"n_members must be a positive integer; got n_members={n_members!r}")
-
-    def fits(g: int) -> bool:
-        e = estimate_fn(g)
-        return float(getattr(e, "total", e)) <= budget_bytes
-
-    if not fits(1):
-        one = estimate_fn(1)
-        need = float(getattr(one, "total", one))
-        raise MemoryBudgetError(
-            f"{config}: one member needs an estimated {need / 1e9:.2f} GB per training step, more than the "
-            f"memory budget of {budget_bytes / 1e9:.2f} GB; use a smaller K, width, batch or grid, or a device "
-            f"with more memory")
-    if fits(n_members):
-        return n_members
-    lo, hi = 1, n_members  # fits(lo), not fits(hi)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if fits(mid):
-            lo = mid
-        else:
-            hi = mid
-    return lo
-
-
-def device_budget(device: str, safety: float = 0.8) -> float | None:
-    """Memory budget of a chunk on ``device``: total memory × ``safety`` on CUDA (the rest is for
-    the CUDA context, cuFFT plans and fragmentation), None on a CPU (the cache-sized rule)."""
-    if not 0 < safety <= 1:
-        raise ValueError(f"safety must be in (0, 1]; got safety={safety!r}")
-    if not str(device).startswith("cuda"):
-        return None
-    import torch
-
-    return torch.cuda.get_device_properties(torch.device(device)).total_memory * safety
 
 
 _RATE_CACHE: dict = {}
