@@ -52,6 +52,8 @@ __all__ = [
     "plan_sweep",
     "plan_experiments",
     "render_plan",
+    "reproduction_plan",
+    "CONFIRM_ABOVE_S",
 ]
 
 
@@ -72,6 +74,9 @@ H100 = ReferenceDevice("H100 80GB @ 6 TFLOP/s sustained (assumed)", 80e9, 6e12, 
 _RATE_CACHE: dict = {}
 _PROBE = {1: dict(spatial=(512,), K=16, width=32, batch=10), 2: dict(spatial=(32, 32), K=8, width=32, batch=10),
           3: dict(spatial=(16, 16, 16), K=4, width=16, batch=4)}
+# on a GPU small models are launch-bound: probe at the gpu preset's sizes instead
+_PROBE_CUDA = {1: dict(spatial=(1024,), K=64, width=64, batch=20), 2: dict(spatial=(48, 48), K=12, width=64, batch=20),
+               3: dict(spatial=(32, 32, 32), K=8, width=64, batch=10)}
 
 
 def measure_flop_rate(d: int, device: str = "cpu", *, steps: int = 3, members: int = 2) -> float:
@@ -89,7 +94,7 @@ def measure_flop_rate(d: int, device: str = "cpu", *, steps: int = 3, members: i
     key = (str(device), int(d), torch.get_num_threads())
     if key in _RATE_CACHE:
         return _RATE_CACHE[key]
-    p = _PROBE[int(d)]
+    p = (_PROBE_CUDA if str(device).startswith("cuda") else _PROBE)[int(d)]
     cfg = FNOConfig(d=d, K=p["K"], width=p["width"], n_layers=4, projection_width=2 * p["width"])
     g = torch.Generator().manual_seed(0)
     mk = lambda n: torch.randn(n, 1, *p["spatial"], generator=g)  # noqa: E731
@@ -98,8 +103,11 @@ def measure_flop_rate(d: int, device: str = "cpu", *, steps: int = 3, members: i
     rate = []
     for st in (1, 1 + steps):
         tr = TrainConfig(steps=st, batch_size=p["batch"], normalize_x=False, schedule="constant")
+        sync = torch.cuda.synchronize if str(device).startswith("cuda") else (lambda: None)
+        sync()
         t0 = time.perf_counter()
         train_population(cfg, "sp", ds, mem, tr, device=device)
+        sync()
         rate.append((time.perf_counter() - t0, st))
     dt = max(rate[1][0] - rate[0][0], 1e-9)
     flops = members * training_flops(cfg, p["spatial"], batch_size=p["batch"], steps=steps, n_test=0, n_evals=0)
@@ -136,6 +144,7 @@ class ExperimentPlan:
     name: str
     runs: int
     populations: list = field(default_factory=list)
+    reused: int = 0  # runs of this sweep already planned by an earlier one (or in ``skip``): not trained again
 
     @property
     def n_populations(self) -> int:
@@ -171,10 +180,21 @@ class Plan:
     budget_bytes: float | None
     reference: ReferenceDevice
     experiments: list = field(default_factory=list)
+    workers: int = 1  # populations trained at once on this device (a CPU's process pool)
+    preset: str | None = None
 
     @property
     def runs(self) -> int:
         return sum(e.runs for e in self.experiments)
+
+    @property
+    def reused(self) -> int:
+        return sum(e.reused for e in self.experiments)
+
+    @property
+    def wall_s(self) -> float:
+        """Estimated wall time on this device: :attr:`time_s` spread evenly over :attr:`workers`."""
+        return self.time_s / max(self.workers, 1)
 
     @property
     def populations(self) -> int:
@@ -209,13 +229,14 @@ def _resolve(device: str) -> str:
 
 def plan_sweep(raw: Mapping, *, device: str = "auto", budget_bytes: float | None = None, safety: float = 0.8,
                flop_rate: float | Callable[[int], float] | None = None, step_overhead_s: float = 0.0,
-               reference: ReferenceDevice = H100) -> ExperimentPlan:
+               reference: ReferenceDevice = H100, skip: set | None = None) -> ExperimentPlan:
     """The plan of one sweep config (a dict for :meth:`SweepConfig.from_dict`, or a SweepConfig).
 
     ``budget_bytes``: the chunk's memory budget; default :func:`device_budget` (None on a CPU:
     the trainer's cache-sized rule).  ``flop_rate``: FLOP/s on ``device`` (a number, or a function
     of d); default :func:`measure_flop_rate`.  ``step_overhead_s``: per chunk-step on ``device``.
-    Reference times use ``reference``'s memory × ``safety`` as the chunk budget.
+    Reference times use ``reference``'s memory × ``safety`` as the chunk budget.  ``skip``: run
+    ids not to plan (already planned by another sweep, or in the store); they count as ``reused``.
     """
     from .flops import training_flops
     from .fno import FNOConfig
@@ -227,8 +248,9 @@ def plan_sweep(raw: Mapping, *, device: str = "auto", budget_bytes: float | None
     budget = device_budget(dev, safety) if budget_bytes is None else budget_bytes
     ref_budget = reference.memory_bytes * safety
     runs = cfg.expand()
-    tasks = population_tasks(cfg, runs, device=dev)
-    out = ExperimentPlan(cfg.name, len(runs))
+    todo = [r for r in runs if not skip or r.run_id not in skip]
+    tasks = population_tasks(cfg, todo, device=dev) if todo else []
+    out = ExperimentPlan(cfg.name, len(todo), reused=len(runs) - len(todo))
     for task in tasks:
         md = dict(task["model"])
         if isinstance(md.get("padding"), list):
@@ -268,10 +290,19 @@ def plan_sweep(raw: Mapping, *, device: str = "auto", budget_bytes: float | None
     return out
 
 
-def plan_experiments(preset: str, names: Sequence[str] | None = None, **kwargs) -> Plan:
+def plan_experiments(preset: str, names: Sequence[str] | None = None, *, dedupe: bool = True, workers: int = 1,
+                     **kwargs) -> Plan:
     """:func:`plan_sweep` of every experiment of :data:`mufno_lite.experiments.EXPERIMENTS` (or
-    ``names``) at ``preset``; keyword arguments as :func:`plan_sweep`."""
+    ``names``) at ``preset``; keyword arguments as :func:`plan_sweep`.
+
+    ``dedupe``: a run that an earlier experiment already has (same run id) is counted once, as the
+    shared store trains it once (e.g. ``darcy_batch``'s batch-20 runs are ``darcy_lr``'s).
+    ``workers``: populations trained at once here (a CPU's process pool); :attr:`Plan.wall_s`
+    spreads the device time over them.
+    """
     from .experiments import EXPERIMENTS, experiment_config
+    from .presets import resolve_preset
+    from .sweep import SweepConfig
 
     dev = _resolve(kwargs.pop("device", "auto"))
     rate = kwargs.pop("flop_rate", None)
@@ -284,11 +315,41 @@ def plan_experiments(preset: str, names: Sequence[str] | None = None, **kwargs) 
 
     safety = kwargs.get("safety", 0.8)
     budget = kwargs.get("budget_bytes")
+    preset = resolve_preset(preset)
     plan = Plan(dev, rates, device_budget(dev, safety) if budget is None else budget,
-                kwargs.get("reference", H100))
+                kwargs.get("reference", H100), workers=int(workers), preset=preset)
+    seen: set = set()
     for name in (names if names is not None else list(EXPERIMENTS)):
-        plan.experiments.append(plan_sweep(experiment_config(name, preset), device=dev, flop_rate=rate_of, **kwargs))
+        cfg = SweepConfig.from_dict(experiment_config(name, preset))
+        plan.experiments.append(plan_sweep(cfg, device=dev, flop_rate=rate_of, skip=seen if dedupe else None,
+                                           **kwargs))
+        if dedupe:
+            seen.update(r.run_id for r in cfg.expand())
     return plan
+
+
+#: ``reproduce`` asks for ``--yes`` (or ``MUFNO_YES=1``) above this estimated wall time (seconds)
+CONFIRM_ABOVE_S = 2 * 3600
+
+
+def reproduction_plan(preset: str, device: str = "auto", workers: int | None = None) -> Plan:
+    """The plan of a whole reproduction (every experiment, shared runs once) as ``reproduce`` runs
+    it: on a CPU one process per core (``$MUFNO_WORKERS``) with one torch thread each, so the FLOP
+    rate is measured with one thread; on a GPU one population at a time."""
+    import os
+
+    import torch
+
+    dev = _resolve(device)
+    if workers is None:
+        workers = 1 if dev.startswith("cuda") else int(os.environ.get("MUFNO_WORKERS", os.cpu_count() or 1))
+    threads = torch.get_num_threads()
+    if not dev.startswith("cuda"):
+        torch.set_num_threads(1)
+    try:
+        return plan_experiments(preset, device=dev, workers=workers)
+    finally:
+        torch.set_num_threads(threads)
 
 
 # --------------------------------------------------------------------------------------------
@@ -314,32 +375,38 @@ def _dur(s: float) -> str:
 
 
 def render_plan(plan: Plan | ExperimentPlan) -> str:
-    """A plain-text table: one row per experiment (per population for a single sweep), totals."""
+    """A plain-text table: one row per experiment (per population for a single sweep), totals.
+
+    ``runs`` are the runs to train; ``reused`` those an earlier experiment of the plan already has
+    (trained once, shared through the store)."""
     if isinstance(plan, ExperimentPlan):
-        rows = [(f"{p.parametrization} K={p.K} b={p.batch_size}", 1, p.members, p.n_chunks, p.peak_bytes, p.flops,
+        rows = [(f"{p.parametrization} K={p.K} b={p.batch_size}", 1, p.members, 0, p.n_chunks, p.peak_bytes, p.flops,
                  p.time_s, p.reference_time_s) for p in plan.populations]
-        total = ("total", plan.n_populations, plan.runs, plan.chunks, plan.peak_bytes, plan.flops, plan.time_s,
-                 plan.reference_time_s)
+        total = ("total", plan.n_populations, plan.runs, plan.reused, plan.chunks, plan.peak_bytes, plan.flops,
+                 plan.time_s, plan.reference_time_s)
         head, ref, dev = plan.name, H100.name, "this device"
-        cols = ("population", "pops", "runs", "chunks")
+        cols = ("population",)
+        foot = []
     else:
-        rows = [(e.name, e.n_populations, e.runs, e.chunks, e.peak_bytes, e.flops, e.time_s, e.reference_time_s)
-                for e in plan.experiments]
-        total = ("total", plan.populations, plan.runs, plan.chunks, plan.peak_bytes, plan.flops, plan.time_s,
-                 plan.reference_time_s)
+        rows = [(e.name, e.n_populations, e.runs, e.reused, e.chunks, e.peak_bytes, e.flops, e.time_s,
+                 e.reference_time_s) for e in plan.experiments]
+        total = ("total", plan.populations, plan.runs, plan.reused, plan.chunks, plan.peak_bytes, plan.flops,
+                 plan.time_s, plan.reference_time_s)
         budget = "cache-sized chunks (CPU rule)" if plan.budget_bytes is None else f"budget {_bytes(plan.budget_bytes)}"
         rates = ", ".join(f"{d}-D {r / 1e9:.1f} GFLOP/s" for d, r in sorted(plan.flop_rates.items()))
-        head = f"device {plan.device} ({budget}; measured {rates or 'n/a'})"
+        head = (f"preset {plan.preset}: " if plan.preset else "") + \
+            f"device {plan.device} ({budget}; measured {rates or 'n/a'})"
         ref, dev = plan.reference.name, plan.device
-        cols = ("experiment", "pops", "runs", "chunks")
+        cols = ("experiment",)
+        foot = [f"on {plan.workers} workers at once: about {_dur(plan.wall_s)} on {plan.device}"] if plan.workers > 1 else []
     w = max([len(str(r[0])) for r in rows + [total]] + [len(cols[0])])
     lines = [head, f"reference: {ref}",
-             f"{cols[0]:<{w}} {'pops':>5} {'runs':>6} {'chunks':>6} {'peak/chunk':>11} {'FLOPs':>9} "
+             f"{cols[0]:<{w}} {'pops':>5} {'runs':>6} {'reused':>6} {'chunks':>6} {'peak/chunk':>11} {'FLOPs':>9} "
              f"{'time ' + dev:>14} {'time ref':>12}"]
     for r in rows + [None, total]:
         if r is None:
             lines.append("-" * len(lines[-1]))
             continue
-        lines.append(f"{r[0]:<{w}} {r[1]:>5} {r[2]:>6} {r[3]:>6} {_bytes(r[4]):>11} {r[5]:>9.2e} {_dur(r[6]):>14} "
-                     f"{_dur(r[7]):>12}")
-    return "\n".join(lines)
+        lines.append(f"{r[0]:<{w}} {r[1]:>5} {r[2]:>6} {r[3]:>6} {r[4]:>6} {_bytes(r[5]):>11} {r[6]:>9.2e} "
+                     f"{_dur(r[7]):>14} {_dur(r[8]):>12}")
+    return "\n".join(lines + foot)
