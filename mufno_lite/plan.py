@@ -4,12 +4,20 @@ For a sweep config (the dict of :func:`mufno_lite.experiments.experiment_config`
 :func:`plan_sweep` expands the runs (:meth:`SweepConfig.expand`), groups them into population
 tasks (:func:`mufno_lite.sweep.population_tasks`, the trainer's unit of work) and, per population:
 
-* **chunks**: members per chunk.  On a GPU the largest chunk whose estimated peak
-  (:func:`mufno_lite.memory.estimate_run_memory`) fits the budget, device memory × ``safety``
-  (:func:`members_per_chunk`; an error naming the config when one member does not fit).  On a
-  CPU today's cache-sized rule of :func:`mufno_lite.train.train_population` (``_auto_chunk``).
+* **chunks**: members per chunk, the trainer's own rule.  On a GPU the largest chunk whose
+  estimated peak (:func:`mufno_lite.memory.estimate_run_memory`) fits the budget, device memory ×
+  ``safety`` (:func:`members_per_chunk`, which :func:`mufno_lite.train.train_population` uses on
+  CUDA, training the chunks one after the other; an error naming the config when one member does
+  not fit).  On a CPU the cache-sized rule of ``train_population`` (``_auto_chunk``).
 * **peak memory** of one chunk, **FLOPs** (:func:`mufno_lite.flops.training_flops`, the number the
   trainers report) and **time** on the current device and on a named reference.
+
+:func:`plan_experiments` plans a preset's experiments in order and counts a run that an earlier
+experiment already has once (the store trains it once); :func:`reproduction_plan` is the plan of
+``reproduce`` (one process per core on a CPU: the device time spread over the workers), and
+``python -m mufno_lite plan --preset {smoke,quick,gpu,paper,all}`` prints it
+(:func:`render_plan`).  Not counted: data generation and the notebooks' work outside the
+experiments (coordinate checks, spectra, notebook 10's other widths).
 
 Time model: ``FLOPs / sustained rate + steps × chunks × per-step overhead``.
 

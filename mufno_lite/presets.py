@@ -4,7 +4,7 @@
 ``quick``  a 2-core laptop CPU: the whole set in about an hour, every figure meaningful.
 ``gpu``    one GPU: the paper's architecture (width 64, 4 layers) on smaller grids, K ranges, LR
            windows, steps and seeds; the whole reproduction in about 2 estimated H100-hours.
-``paper``  the paper's sizes: about 117 estimated H100-hours (``python -m mufno_lite plan --preset
+``paper``  the paper's sizes: about 116 estimated H100-hours (``python -m mufno_lite plan --preset
            paper``), for a cluster: spread it with Ray GPU scheduling (``sweep --executor ray
            --ray-num-gpus 1``, one population per GPU).
 ``auto``   ``$MUFNO_PRESET`` if set, else ``gpu`` where CUDA is available, else ``quick``.

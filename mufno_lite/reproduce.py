@@ -18,6 +18,10 @@ Before each notebook it prints its number and, after it, the elapsed time and an
 rest (the mean time per notebook so far, or a plan's estimates: see :func:`reproduce`'s ``estimate``).
 A failing notebook is reported with its name, the failing cell and the error; the others still run,
 and the exit status is non-zero.
+
+Before anything runs, the command prints the plan's total for the preset on this device
+(:func:`confirm_plan`, from :func:`mufno_lite.plan.reproduction_plan`) and refuses to start when it
+is estimated above 2 hours here, unless ``--yes`` or ``$MUFNO_YES=1``; ``smoke`` is not planned.
 """
 from __future__ import annotations
 
