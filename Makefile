@@ -1,5 +1,5 @@
 # mufno_lite: two commands do all the set-up on a fresh machine.
-#   make reproduce   run every notebook headless (preset auto: GPU -> paper, CPU -> quick); executed notebooks
+#   make reproduce   run every notebook headless (preset auto: GPU -> gpu, CPU -> quick); executed notebooks
 #                    and figures -> runs/<UTC time>-<preset>/ (REPRODUCE_ARGS=--update-figures: the committed figures/)
 #   make test        the library's doctests, then the test suite, notebooks included (smoke preset)
 #   make lab         JupyterLab on notebooks/ (LAB_ARGS=--no-browser on a server; no browser under $$CI)

@@ -3,8 +3,9 @@
 Every subcommand is registered here (the CLI is a leaf: it imports the package, nothing in the
 package imports it): ``sweep`` (run or resume a sweep), ``status`` (counts by status, per K and
 parametrization), ``export`` (the results table as CSV), ``search-quick`` (the recorded CPU search),
-``reproduce`` (the notebooks through papermill), ``experiment`` (one of the paper's experiments)
-and ``summary`` (optima and drift of every experiment in the store).  Each imports what it needs
+``reproduce`` (the notebooks through papermill), ``experiment`` (one of the paper's experiments),
+``summary`` (optima and drift of every experiment in the store) and ``plan`` (a preset's cost,
+estimated before it runs).  Each imports what it needs
 lazily, inside its configure or run function, so ``--help`` stays light.
 
 Adding a subcommand
@@ -137,6 +138,8 @@ def _sweep(parser: argparse.ArgumentParser):
     parser.add_argument("--store", default=None,
                         help="results file (default: $MUFNO_RESULTS or results/results.sqlite)")
     parser.add_argument("--dry-run", action="store_true", help="show what would run; train nothing")
+    parser.add_argument("--plan", action="store_true",
+                        help="print the plan (chunks, peak memory, FLOPs, estimated time) and exit; train nothing")
     parser.add_argument("--device", choices=["cpu", "cuda", "auto"], default=None,
                         help="override the config's device")
     parser.add_argument("--max-populations", type=int, default=None, metavar="N",
@@ -194,6 +197,14 @@ def _sweep(parser: argparse.ArgumentParser):
                 resolve_device(args.device)
         except ValueError as e:
             return _error(str(e))
+        if args.plan:
+            from .plan import plan_sweep, render_plan
+
+            try:
+                print(render_plan(plan_sweep(cfg, device=args.device or cfg.device)))
+            except ValueError as e:
+                return _error(str(e))
+            return 0
         store = ResultsStore(args.store)
         if args.dry_run:
             try:  # the sweep's own planning: nothing is trained or written
@@ -416,6 +427,43 @@ def _quiet_stdout() -> None:
         os.close(devnull)
     except (OSError, ValueError, AttributeError):
         pass
+
+
+# ---------------------------------------------------------------------------------------------
+# plan (mufno_lite.plan: chunks, peak memory, FLOPs and time before anything runs)
+# ---------------------------------------------------------------------------------------------
+
+
+@subcommand("plan", help="estimate a preset's experiments before running them: runs, populations, chunks, "
+                         "peak memory per chunk, FLOPs, time here and on a reference H100")
+def _plan(parser: argparse.ArgumentParser):
+    from .presets import PRESETS
+
+    parser.add_argument("--preset", default="auto", choices=PRESETS + ("auto", "all"),
+                        help="which sizes (all: every preset, one table each)")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (the device whose time is estimated)")
+    parser.add_argument("--experiments", nargs="+", default=None, metavar="NAME", help="only these experiments")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="populations at once (default: as reproduce runs them: one per core on a CPU, "
+                             "one on a GPU)")
+
+    def run(args) -> int:
+        from .plan import reproduction_plan, plan_experiments, render_plan
+        from .presets import resolve_preset
+
+        names = [p for p in PRESETS] if args.preset == "all" else [resolve_preset(args.preset)]
+        try:
+            for i, name in enumerate(names):
+                if args.experiments:
+                    plan = plan_experiments(name, args.experiments, device=args.device, workers=args.workers or 1)
+                else:
+                    plan = reproduction_plan(name, args.device, workers=args.workers)
+                print(("\n" if i else "") + render_plan(plan))
+        except ValueError as e:
+            return _error(str(e))
+        return 0
+
+    return run
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -80,7 +80,7 @@ import os
 import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from .fno import FNOConfig, count_parameters
 
@@ -94,6 +94,9 @@ __all__ = [
     "measure_step_memory",
     "measure_in_subprocess",
     "ALLOCATOR_OVERHEAD",
+    "MemoryBudgetError",
+    "members_per_chunk",
+    "device_budget",
 ]
 
 #: Multiplier on the modelled bytes for allocator overhead (none: measured within ±25 % without).
@@ -278,6 +281,65 @@ def estimate_config_memory(cfg: FNOConfig, spatial, batch: int, members: int, *,
              "eval_batch": eb}
     return MemoryEstimate(members=G, state=state, activations=int(act), workspace=int(ws), phases=phases,
                           data=int(data), peak_phase=peak, total=total, shape=shape)
+
+
+# --------------------------------------------------------------------------------------------
+# chunks for a memory budget (the trainer's rule on a GPU; mufno_lite.plan quotes it)
+# --------------------------------------------------------------------------------------------
+
+
+class MemoryBudgetError(ValueError):
+    """Even one member of a population does not fit the memory budget."""
+
+
+def members_per_chunk(estimate_fn: Callable[[int], object], budget_bytes: float, n_members: int, *,
+                      config: str = "this population") -> int:
+    """The largest chunk size G ≤ ``n_members`` with ``estimate_fn(G) <= budget_bytes``.
+
+    ``estimate_fn`` returns bytes (or an object with ``.total``) and must grow with G.  Raises
+    :class:`MemoryBudgetError` naming ``config`` when one member does not fit.
+
+    >>> members_per_chunk(lambda g: 100 + 10 * g, 175, 63)
+    7
+    >>> members_per_chunk(lambda g: 100 + 10 * g, 1e9, 63)
+    63
+    """
+    if isinstance(n_members, bool) or not isinstance(n_members, int) or n_members < 1:
+        raise ValueError(f"n_members must be a positive integer; got n_members={n_members!r}")
+
+    def fits(g: int) -> bool:
+        e = estimate_fn(g)
+        return float(getattr(e, "total", e)) <= budget_bytes
+
+    if not fits(1):
+        one = estimate_fn(1)
+        need = float(getattr(one, "total", one))
+        raise MemoryBudgetError(
+            f"{config}: one member needs an estimated {need / 1e9:.2f} GB per training step, more than the "
+            f"memory budget of {budget_bytes / 1e9:.2f} GB; use a smaller K, width, batch or grid, or a device "
+            f"with more memory")
+    if fits(n_members):
+        return n_members
+    lo, hi = 1, n_members  # fits(lo), not fits(hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if fits(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def device_budget(device: str, safety: float = 0.8) -> float | None:
+    """Memory budget of a chunk on ``device``: total memory × ``safety`` on CUDA (the rest is for
+    the CUDA context, cuFFT plans and fragmentation), None on a CPU (the cache-sized rule)."""
+    if not 0 < safety <= 1:
+        raise ValueError(f"safety must be in (0, 1]; got safety={safety!r}")
+    if not str(device).startswith("cuda"):
+        return None
+    import torch
+
+    return torch.cuda.get_device_properties(torch.device(device)).total_memory * safety
 
 
 # --------------------------------------------------------------------------------------------

@@ -4,12 +4,20 @@ For a sweep config (the dict of :func:`mufno_lite.experiments.experiment_config`
 :func:`plan_sweep` expands the runs (:meth:`SweepConfig.expand`), groups them into population
 tasks (:func:`mufno_lite.sweep.population_tasks`, the trainer's unit of work) and, per population:
 
-* **chunks**: members per chunk.  On a GPU the largest chunk whose estimated peak
-  (:func:`mufno_lite.memory.estimate_run_memory`) fits the budget, device memory × ``safety``
-  (:func:`members_per_chunk`; an error naming the config when one member does not fit).  On a
-  CPU today's cache-sized rule of :func:`mufno_lite.train.train_population` (``_auto_chunk``).
+* **chunks**: members per chunk, the trainer's own rule.  On a GPU the largest chunk whose
+  estimated peak (:func:`mufno_lite.memory.estimate_run_memory`) fits the budget, device memory ×
+  ``safety`` (:func:`members_per_chunk`, which :func:`mufno_lite.train.train_population` uses on
+  CUDA, training the chunks one after the other; an error naming the config when one member does
+  not fit).  On a CPU the cache-sized rule of ``train_population`` (``_auto_chunk``).
 * **peak memory** of one chunk, **FLOPs** (:func:`mufno_lite.flops.training_flops`, the number the
   trainers report) and **time** on the current device and on a named reference.
+
+:func:`plan_experiments` plans a preset's experiments in order and counts a run that an earlier
+experiment already has once (the store trains it once); :func:`reproduction_plan` is the plan of
+``reproduce`` (one process per core on a CPU: the device time spread over the workers), and
+``python -m mufno_lite plan --preset {smoke,quick,gpu,paper,all}`` prints it
+(:func:`render_plan`).  Not counted: data generation and the notebooks' work outside the
+experiments (coordinate checks, spectra, notebook 10's other widths).
 
 Time model: ``FLOPs / sustained rate + steps × chunks × per-step overhead``.
 
@@ -37,6 +45,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
+from .memory import MemoryBudgetError, device_budget, members_per_chunk  # noqa: F401  (the trainer's rule, re-exported)
+
 __all__ = [
     "ReferenceDevice",
     "H100",
@@ -50,6 +60,8 @@ __all__ = [
     "plan_sweep",
     "plan_experiments",
     "render_plan",
+    "reproduction_plan",
+    "CONFIRM_ABOVE_S",
 ]
 
 
@@ -67,63 +79,12 @@ class ReferenceDevice:
 H100 = ReferenceDevice("H100 80GB @ 6 TFLOP/s sustained (assumed)", 80e9, 6e12, 2e-3)
 
 
-class MemoryBudgetError(ValueError):
-    """Even one member of a population does not fit the memory budget."""
-
-
-def members_per_chunk(estimate_fn: Callable[[int], object], budget_bytes: float, n_members: int, *,
-                      config: str = "this population") -> int:
-    """The largest chunk size G ≤ ``n_members`` with ``estimate_fn(G) <= budget_bytes``.
-
-    ``estimate_fn`` returns bytes (or an object with ``.total``) and must grow with G.  Raises
-    :class:`MemoryBudgetError` naming ``config`` when one member does not fit.
-
-    >>> members_per_chunk(lambda g: 100 + 10 * g, 175, 63)
-    7
-    >>> members_per_chunk(lambda g: 100 + 10 * g, 1e9, 63)
-    63
-    """
-    if isinstance(n_members, bool) or not isinstance(n_members, int) or n_members < 1:
-        raise ValueError(f"n_members must be a positive integer; got n_members={n_members!r}")
-
-    def fits(g: int) -> bool:
-        e = estimate_fn(g)
-        return float(getattr(e, "total", e)) <= budget_bytes
-
-    if not fits(1):
-        one = estimate_fn(1)
-        need = float(getattr(one, "total", one))
-        raise MemoryBudgetError(
-            f"{config}: one member needs an estimated {need / 1e9:.2f} GB per training step, more than the "
-            f"memory budget of {budget_bytes / 1e9:.2f} GB; use a smaller K, width, batch or grid, or a device "
-            f"with more memory")
-    if fits(n_members):
-        return n_members
-    lo, hi = 1, n_members  # fits(lo), not fits(hi)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if fits(mid):
-            lo = mid
-        else:
-            hi = mid
-    return lo
-
-
-def device_budget(device: str, safety: float = 0.8) -> float | None:
-    """Memory budget of a chunk on ``device``: total memory × ``safety`` on CUDA (the rest is for
-    the CUDA context, cuFFT plans and fragmentation), None on a CPU (the cache-sized rule)."""
-    if not 0 < safety <= 1:
-        raise ValueError(f"safety must be in (0, 1]; got safety={safety!r}")
-    if not str(device).startswith("cuda"):
-        return None
-    import torch
-
-    return torch.cuda.get_device_properties(torch.device(device)).total_memory * safety
-
-
 _RATE_CACHE: dict = {}
 _PROBE = {1: dict(spatial=(512,), K=16, width=32, batch=10), 2: dict(spatial=(32, 32), K=8, width=32, batch=10),
           3: dict(spatial=(16, 16, 16), K=4, width=16, batch=4)}
+# on a GPU small models are launch-bound: probe at the gpu preset's sizes instead
+_PROBE_CUDA = {1: dict(spatial=(1024,), K=64, width=64, batch=20), 2: dict(spatial=(48, 48), K=12, width=64, batch=20),
+               3: dict(spatial=(32, 32, 32), K=8, width=64, batch=10)}
 
 
 def measure_flop_rate(d: int, device: str = "cpu", *, steps: int = 3, members: int = 2) -> float:
@@ -141,7 +102,7 @@ def measure_flop_rate(d: int, device: str = "cpu", *, steps: int = 3, members: i
     key = (str(device), int(d), torch.get_num_threads())
     if key in _RATE_CACHE:
         return _RATE_CACHE[key]
-    p = _PROBE[int(d)]
+    p = (_PROBE_CUDA if str(device).startswith("cuda") else _PROBE)[int(d)]
     cfg = FNOConfig(d=d, K=p["K"], width=p["width"], n_layers=4, projection_width=2 * p["width"])
     g = torch.Generator().manual_seed(0)
     mk = lambda n: torch.randn(n, 1, *p["spatial"], generator=g)  # noqa: E731
@@ -150,8 +111,11 @@ def measure_flop_rate(d: int, device: str = "cpu", *, steps: int = 3, members: i
     rate = []
     for st in (1, 1 + steps):
         tr = TrainConfig(steps=st, batch_size=p["batch"], normalize_x=False, schedule="constant")
+        sync = torch.cuda.synchronize if str(device).startswith("cuda") else (lambda: None)
+        sync()
         t0 = time.perf_counter()
         train_population(cfg, "sp", ds, mem, tr, device=device)
+        sync()
         rate.append((time.perf_counter() - t0, st))
     dt = max(rate[1][0] - rate[0][0], 1e-9)
     flops = members * training_flops(cfg, p["spatial"], batch_size=p["batch"], steps=steps, n_test=0, n_evals=0)
@@ -188,6 +152,7 @@ class ExperimentPlan:
     name: str
     runs: int
     populations: list = field(default_factory=list)
+    reused: int = 0  # runs of this sweep already planned by an earlier one (or in ``skip``): not trained again
 
     @property
     def n_populations(self) -> int:
@@ -223,10 +188,21 @@ class Plan:
     budget_bytes: float | None
     reference: ReferenceDevice
     experiments: list = field(default_factory=list)
+    workers: int = 1  # populations trained at once on this device (a CPU's process pool)
+    preset: str | None = None
 
     @property
     def runs(self) -> int:
         return sum(e.runs for e in self.experiments)
+
+    @property
+    def reused(self) -> int:
+        return sum(e.reused for e in self.experiments)
+
+    @property
+    def wall_s(self) -> float:
+        """Estimated wall time on this device: :attr:`time_s` spread evenly over :attr:`workers`."""
+        return self.time_s / max(self.workers, 1)
 
     @property
     def populations(self) -> int:
@@ -261,13 +237,14 @@ def _resolve(device: str) -> str:
 
 def plan_sweep(raw: Mapping, *, device: str = "auto", budget_bytes: float | None = None, safety: float = 0.8,
                flop_rate: float | Callable[[int], float] | None = None, step_overhead_s: float = 0.0,
-               reference: ReferenceDevice = H100) -> ExperimentPlan:
+               reference: ReferenceDevice = H100, skip: set | None = None) -> ExperimentPlan:
     """The plan of one sweep config (a dict for :meth:`SweepConfig.from_dict`, or a SweepConfig).
 
     ``budget_bytes``: the chunk's memory budget; default :func:`device_budget` (None on a CPU:
     the trainer's cache-sized rule).  ``flop_rate``: FLOP/s on ``device`` (a number, or a function
     of d); default :func:`measure_flop_rate`.  ``step_overhead_s``: per chunk-step on ``device``.
-    Reference times use ``reference``'s memory × ``safety`` as the chunk budget.
+    Reference times use ``reference``'s memory × ``safety`` as the chunk budget.  ``skip``: run
+    ids not to plan (already planned by another sweep, or in the store); they count as ``reused``.
     """
     from .flops import training_flops
     from .fno import FNOConfig
@@ -279,8 +256,9 @@ def plan_sweep(raw: Mapping, *, device: str = "auto", budget_bytes: float | None
     budget = device_budget(dev, safety) if budget_bytes is None else budget_bytes
     ref_budget = reference.memory_bytes * safety
     runs = cfg.expand()
-    tasks = population_tasks(cfg, runs, device=dev)
-    out = ExperimentPlan(cfg.name, len(runs))
+    todo = [r for r in runs if not skip or r.run_id not in skip]
+    tasks = population_tasks(cfg, todo, device=dev) if todo else []
+    out = ExperimentPlan(cfg.name, len(todo), reused=len(runs) - len(todo))
     for task in tasks:
         md = dict(task["model"])
         if isinstance(md.get("padding"), list):
@@ -320,10 +298,19 @@ def plan_sweep(raw: Mapping, *, device: str = "auto", budget_bytes: float | None
     return out
 
 
-def plan_experiments(preset: str, names: Sequence[str] | None = None, **kwargs) -> Plan:
+def plan_experiments(preset: str, names: Sequence[str] | None = None, *, dedupe: bool = True, workers: int = 1,
+                     **kwargs) -> Plan:
     """:func:`plan_sweep` of every experiment of :data:`mufno_lite.experiments.EXPERIMENTS` (or
-    ``names``) at ``preset``; keyword arguments as :func:`plan_sweep`."""
+    ``names``) at ``preset``; keyword arguments as :func:`plan_sweep`.
+
+    ``dedupe``: a run that an earlier experiment already has (same run id) is counted once, as the
+    shared store trains it once (e.g. ``darcy_batch``'s batch-20 runs are ``darcy_lr``'s).
+    ``workers``: populations trained at once here (a CPU's process pool); :attr:`Plan.wall_s`
+    spreads the device time over them.
+    """
     from .experiments import EXPERIMENTS, experiment_config
+    from .presets import resolve_preset
+    from .sweep import SweepConfig
 
     dev = _resolve(kwargs.pop("device", "auto"))
     rate = kwargs.pop("flop_rate", None)
@@ -336,11 +323,41 @@ def plan_experiments(preset: str, names: Sequence[str] | None = None, **kwargs) 
 
     safety = kwargs.get("safety", 0.8)
     budget = kwargs.get("budget_bytes")
+    preset = resolve_preset(preset)
     plan = Plan(dev, rates, device_budget(dev, safety) if budget is None else budget,
-                kwargs.get("reference", H100))
+                kwargs.get("reference", H100), workers=int(workers), preset=preset)
+    seen: set = set()
     for name in (names if names is not None else list(EXPERIMENTS)):
-        plan.experiments.append(plan_sweep(experiment_config(name, preset), device=dev, flop_rate=rate_of, **kwargs))
+        cfg = SweepConfig.from_dict(experiment_config(name, preset))
+        plan.experiments.append(plan_sweep(cfg, device=dev, flop_rate=rate_of, skip=seen if dedupe else None,
+                                           **kwargs))
+        if dedupe:
+            seen.update(r.run_id for r in cfg.expand())
     return plan
+
+
+#: ``reproduce`` asks for ``--yes`` (or ``MUFNO_YES=1``) above this estimated wall time (seconds)
+CONFIRM_ABOVE_S = 2 * 3600
+
+
+def reproduction_plan(preset: str, device: str = "auto", workers: int | None = None) -> Plan:
+    """The plan of a whole reproduction (every experiment, shared runs once) as ``reproduce`` runs
+    it: on a CPU one process per core (``$MUFNO_WORKERS``) with one torch thread each, so the FLOP
+    rate is measured with one thread; on a GPU one population at a time."""
+    import os
+
+    import torch
+
+    dev = _resolve(device)
+    if workers is None:
+        workers = 1 if dev.startswith("cuda") else int(os.environ.get("MUFNO_WORKERS", os.cpu_count() or 1))
+    threads = torch.get_num_threads()
+    if not dev.startswith("cuda"):
+        torch.set_num_threads(1)
+    try:
+        return plan_experiments(preset, device=dev, workers=workers)
+    finally:
+        torch.set_num_threads(threads)
 
 
 # --------------------------------------------------------------------------------------------
@@ -366,32 +383,38 @@ def _dur(s: float) -> str:
 
 
 def render_plan(plan: Plan | ExperimentPlan) -> str:
-    """A plain-text table: one row per experiment (per population for a single sweep), totals."""
+    """A plain-text table: one row per experiment (per population for a single sweep), totals.
+
+    ``runs`` are the runs to train; ``reused`` those an earlier experiment of the plan already has
+    (trained once, shared through the store)."""
     if isinstance(plan, ExperimentPlan):
-        rows = [(f"{p.parametrization} K={p.K} b={p.batch_size}", 1, p.members, p.n_chunks, p.peak_bytes, p.flops,
+        rows = [(f"{p.parametrization} K={p.K} b={p.batch_size}", 1, p.members, 0, p.n_chunks, p.peak_bytes, p.flops,
                  p.time_s, p.reference_time_s) for p in plan.populations]
-        total = ("total", plan.n_populations, plan.runs, plan.chunks, plan.peak_bytes, plan.flops, plan.time_s,
-                 plan.reference_time_s)
+        total = ("total", plan.n_populations, plan.runs, plan.reused, plan.chunks, plan.peak_bytes, plan.flops,
+                 plan.time_s, plan.reference_time_s)
         head, ref, dev = plan.name, H100.name, "this device"
-        cols = ("population", "pops", "runs", "chunks")
+        cols = ("population",)
+        foot = []
     else:
-        rows = [(e.name, e.n_populations, e.runs, e.chunks, e.peak_bytes, e.flops, e.time_s, e.reference_time_s)
-                for e in plan.experiments]
-        total = ("total", plan.populations, plan.runs, plan.chunks, plan.peak_bytes, plan.flops, plan.time_s,
-                 plan.reference_time_s)
+        rows = [(e.name, e.n_populations, e.runs, e.reused, e.chunks, e.peak_bytes, e.flops, e.time_s,
+                 e.reference_time_s) for e in plan.experiments]
+        total = ("total", plan.populations, plan.runs, plan.reused, plan.chunks, plan.peak_bytes, plan.flops,
+                 plan.time_s, plan.reference_time_s)
         budget = "cache-sized chunks (CPU rule)" if plan.budget_bytes is None else f"budget {_bytes(plan.budget_bytes)}"
         rates = ", ".join(f"{d}-D {r / 1e9:.1f} GFLOP/s" for d, r in sorted(plan.flop_rates.items()))
-        head = f"device {plan.device} ({budget}; measured {rates or 'n/a'})"
+        head = (f"preset {plan.preset}: " if plan.preset else "") + \
+            f"device {plan.device} ({budget}; measured {rates or 'n/a'})"
         ref, dev = plan.reference.name, plan.device
-        cols = ("experiment", "pops", "runs", "chunks")
+        cols = ("experiment",)
+        foot = [f"on {plan.workers} workers at once: about {_dur(plan.wall_s)} on {plan.device}"] if plan.workers > 1 else []
     w = max([len(str(r[0])) for r in rows + [total]] + [len(cols[0])])
     lines = [head, f"reference: {ref}",
-             f"{cols[0]:<{w}} {'pops':>5} {'runs':>6} {'chunks':>6} {'peak/chunk':>11} {'FLOPs':>9} "
+             f"{cols[0]:<{w}} {'pops':>5} {'runs':>6} {'reused':>6} {'chunks':>6} {'peak/chunk':>11} {'FLOPs':>9} "
              f"{'time ' + dev:>14} {'time ref':>12}"]
     for r in rows + [None, total]:
         if r is None:
             lines.append("-" * len(lines[-1]))
             continue
-        lines.append(f"{r[0]:<{w}} {r[1]:>5} {r[2]:>6} {r[3]:>6} {_bytes(r[4]):>11} {r[5]:>9.2e} {_dur(r[6]):>14} "
-                     f"{_dur(r[7]):>12}")
-    return "\n".join(lines)
+        lines.append(f"{r[0]:<{w}} {r[1]:>5} {r[2]:>6} {r[3]:>6} {r[4]:>6} {_bytes(r[5]):>11} {r[6]:>9.2e} "
+                     f"{_dur(r[7]):>14} {_dur(r[8]):>12}")
+    return "\n".join(lines + foot)

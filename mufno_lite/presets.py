@@ -2,8 +2,12 @@
 
 ``smoke``  CI: seconds per notebook, checks that everything runs (numbers are not meaningful).
 ``quick``  a 2-core laptop CPU: the whole set in about an hour, every figure meaningful.
-``paper``  the paper's sizes, for a GPU.
-``auto``   ``$MUFNO_PRESET`` if set, else ``paper`` where CUDA is available, else ``quick``.
+``gpu``    one GPU: the paper's architecture (width 64, 4 layers) on smaller grids, K ranges, LR
+           windows, steps and seeds; the whole reproduction in about 2 estimated H100-hours.
+``paper``  the paper's sizes: about 116 estimated H100-hours (``python -m mufno_lite plan --preset
+           paper``), for a cluster: spread it with Ray GPU scheduling (``sweep --executor ray
+           --ray-num-gpus 1``, one population per GPU).
+``auto``   ``$MUFNO_PRESET`` if set, else ``gpu`` where CUDA is available, else ``quick``.
 
 What is here, per preset:
 
@@ -18,8 +22,8 @@ declares their sizes): an entry ``{"search_candidate": name}`` stands for that c
 and :data:`QUICK_CHOICE` names the ones the search's rule chose.
 
 Sizes per preset are chosen so that ``smoke`` runs in seconds (CI), ``quick`` shows the paper's
-effects on a 2-core CPU, and ``paper`` follows the paper (4 Fourier layers, width 64, GELU, Adam,
-element-wise gradient clipping at 0.01, its K ranges) for a GPU.  The choices for ``quick`` and
+effects on a 2-core CPU, ``gpu`` fits one GPU, and ``paper`` follows the paper (4 Fourier layers,
+width 64, GELU, Adam, element-wise gradient clipping at 0.01, its K ranges) for a cluster.  The choices for ``quick`` and
 what they showed are documented in the notebooks and in ``figures/manifest.json``.
 """
 from __future__ import annotations
@@ -30,7 +34,7 @@ import os
 __all__ = ["PRESETS", "BASES", "EXPERIMENT_SIZES", "SECTIONS", "QUICK_CHOICE", "PAPER_K", "WIDTHS", "LIVE_TRAINING",
            "resolve_preset", "section"]
 
-PRESETS = ("smoke", "quick", "paper")
+PRESETS = ("smoke", "quick", "paper", "gpu")
 
 #: The search's choice for the quick preset (``python -m mufno_lite search-quick``; the declared rule
 #: is in :mod:`mufno_lite.search` and the README).  The quick Burgers sweeps are these candidates on a
@@ -56,6 +60,17 @@ _PAPER_LR = {"start": -4.0, "stop": -1.5, "per_decade": 8}
 _PAPER_TRAIN = {"steps": 5000, "schedule": "cosine", "clip": 0.01}
 _SMOKE_TRAIN = {"steps": 20, "schedule": "cosine", "clip": 0.01}
 _SMOKE_MODEL = {"width": 8, "n_layers": 2, "projection_width": 16}
+#: The gpu budget.  ``gpu`` must reproduce every experiment in about 2 H100-hours by the plan
+#: (``python -m mufno_lite plan --preset gpu``: ~1.8 h for the experiments, runs shared between them
+#: counted once, + ~7 min for notebook 10's widths 32 and 128; the reference is an assumed 6 TFLOP/s
+#: sustained, see :mod:`mufno_lite.plan`), chosen by the quick preset's criteria: keep the paper's
+#: architecture (width 64, 4 layers, clip 0.01, cosine) and data where affordable, show the drift
+#: over the largest K range the budget allows (Burgers and Darcy: the paper's whole ranges; Darcy at
+#: 43², Navier–Stokes at 32² × 32 frames up to the grid's largest K, 16), and cut LR windows (13
+#: points, 9 for Navier–Stokes, around the paper's optima), steps (2000 / 1500 / 1000) and seeds (2).
+#: Not yet run on a GPU: the figures are estimates until then (README).
+_GPU_LR = {"start": -3.5, "stop": -2.0, "per_decade": 8}  # 13 points around the paper's optima
+_GPU_TRAIN = {"steps": 2000, "schedule": "cosine", "clip": 0.01}
 #: zero-mean classic FNO initial data (the targets carry energy beyond small K; see notebook 4)
 _BURGERS_DATA = {"ic_zero_mean": True, "ic_alpha": 2.5, "ic_tau": 7.0, "ic_sigma": 49.0}
 
@@ -71,6 +86,11 @@ BASES: dict[str, dict[str, dict]] = {
                                            "params": dict(_BURGERS_DATA, nu=1e-3)},
                       model=_PAPER_MODEL, K=PAPER_K["burgers"], lr=_PAPER_LR, seeds=[0, 1, 2], batch_sizes=[20],
                       train=_PAPER_TRAIN),
+        # the paper's data, model and whole K range; 13 LRs, two seeds, 2000 steps
+        "gpu": dict(pde="burgers", data={"resolution": 1024, "n_train": 1000, "n_test": 200, "seed": 0,
+                                         "params": dict(_BURGERS_DATA, nu=1e-3)},
+                    model=_PAPER_MODEL, K=PAPER_K["burgers"], lr=_GPU_LR, seeds=[0, 1], batch_sizes=[20],
+                    train=_GPU_TRAIN),
     },
     "darcy": {
         "smoke": dict(pde="darcy", data={"resolution": 16, "n_train": 40, "n_test": 10, "seed": 0}, model=_SMOKE_MODEL,
@@ -84,6 +104,10 @@ BASES: dict[str, dict[str, dict]] = {
         "paper": dict(pde="darcy", data={"resolution": 85, "n_train": 1000, "n_test": 200, "seed": 0},
                       model=dict(_PAPER_MODEL, padding=9), K=PAPER_K["darcy"], lr=_PAPER_LR, seeds=[0, 1, 2],
                       batch_sizes=[20], train=dict(_PAPER_TRAIN, normalize_y=True)),
+        # 43² (the paper's 85² halved, padding 5), the paper's K range 3 → 24, 1500 steps
+        "gpu": dict(pde="darcy", data={"resolution": 43, "n_train": 1000, "n_test": 200, "seed": 0},
+                    model=dict(_PAPER_MODEL, padding=5), K=[3, 6, 12, 16, 24], lr=_GPU_LR, seeds=[0, 1],
+                    batch_sizes=[20], train=dict(_GPU_TRAIN, steps=1500, normalize_y=True)),
     },
     "navier_stokes": {
         "smoke": dict(pde="navier_stokes", data={"resolution": 16, "n_train": 8, "n_test": 4, "seed": 0, "params": {"n_t": 4}},
@@ -95,6 +119,11 @@ BASES: dict[str, dict[str, dict]] = {
         "paper": dict(pde="navier_stokes", data={"resolution": 64, "n_train": 800, "n_test": 200, "seed": 0, "params": {"n_t": 64}},
                       model=_PAPER_MODEL, K=PAPER_K["navier_stokes"], lr=_PAPER_LR, seeds=[0, 1, 2],
                       batch_sizes=[10], train=_PAPER_TRAIN),
+        # 32² × 32 frames (an eighth of the paper's points), K 3 → 16 (the grid's largest), 9 LRs, 1000 steps
+        "gpu": dict(pde="navier_stokes", data={"resolution": 32, "n_train": 400, "n_test": 100, "seed": 0,
+                                               "params": {"n_t": 32}},
+                    model=_PAPER_MODEL, K=[3, 6, 12, 16], lr={"start": -3.25, "stop": -2.25, "per_decade": 8},
+                    seeds=[0, 1], batch_sizes=[10], train=dict(_GPU_TRAIN, steps=1000)),
     },
 }
 
@@ -117,12 +146,14 @@ EXPERIMENT_SIZES: dict[str, dict] = {
         "smoke": {"lr": [3e-3], "batch_sizes": [5, 10, 20]},
         "quick": {"lr": [10 ** -1.875], "seeds": [0, 1, 2], "batch_sizes": [5, 10, 20, 40]},
         "paper": {"lr": [10 ** -2.5], "batch_sizes": [5, 10, 20, 40, 80]},
+        "gpu": {"lr": [10 ** -2.5], "batch_sizes": [5, 10, 20, 40, 80]},
     },
     "darcy_beta2": {
         "base": "darcy",
         "smoke": {"lr": [3e-3], "beta2s": [0.9, 0.99]},
         "quick": {"lr": [10 ** -1.875], "seeds": [0, 1, 2], "beta2s": [0.9, 0.98, 0.995, 0.999]},
         "paper": {"lr": [10 ** -2.5], "beta2s": [0.9, 0.95, 0.98, 0.99, 0.995, 0.999]},
+        "gpu": {"lr": [10 ** -2.5], "beta2s": [0.9, 0.98, 0.995, 0.999]},
     },
     # PINO: data loss + weighted Darcy residual
     "darcy_pino_lr": {
@@ -131,6 +162,7 @@ EXPERIMENT_SIZES: dict[str, dict] = {
         "quick": {"lr": {"start": -2.125, "stop": -1.375, "per_decade": 8}, "seeds": [0, 1, 2],
                   "train": {"pino_weight": 0.1}},
         "paper": {"train": {"pino_weight": 0.1}},
+        "gpu": {"train": {"pino_weight": 0.1}},
     },
     # the mechanism: only the spectral group's LR is swept; the other groups train at a fixed LR
     "burgers_lr_spectral": {
@@ -140,6 +172,7 @@ EXPERIMENT_SIZES: dict[str, dict] = {
         "quick": {"search_candidate": QUICK_CHOICE["burgers_spectral"], "seeds": [0, 1, 2, 3],
                   "lr": {"start": -2.5, "stop": -1.5, "per_decade": 8}},
         "paper": {"train": {"lr_group": "spectral", "lr_fixed": SPLIT_LR_FIXED}},
+        "gpu": {"K": [3, 16, 128, 512], "train": {"lr_group": "spectral", "lr_fixed": SPLIT_LR_FIXED}},
     },
     # notebook 1: a two-minute demo on a laptop (a small Burgers model, two K, one seed)
     "overview_demo": {
@@ -147,16 +180,18 @@ EXPERIMENT_SIZES: dict[str, dict] = {
         "quick": {"data": {"resolution": 128}, "model": {"width": 16, "projection_width": 64}, "K": [3, 64],
                   "lr": {"start": -3.0, "stop": -1.5, "per_decade": 4}, "seeds": [0], "train": {"steps": 200}},
         "paper": {"K": [3, 128], "seeds": [0]},
+        "gpu": {"K": [3, 128], "seeds": [0], "train": {"steps": 1000}},
     },
     # notebook 10, limits: very small K; no clipping (compare with burgers_lr's clip = 0.01)
     # (quick: three seeds on a window around burgers_lr's optima, so their runs are subsets of its runs)
     "burgers_small_K": {"base": "burgers", "quick": {"K": [2, 3, 4], "seeds": [0, 1, 2], "lr": _LIMITS_LR_WIDE},
-                        "paper": {"K": [2, 3, 4, 6]}},
+                        "paper": {"K": [2, 3, 4, 6]}, "gpu": {"K": [2, 3, 4, 6]}},
     "burgers_noclip": {
         "base": "burgers",
         "smoke": {"train": {"clip": None}},
         "quick": {"seeds": [0, 1, 2], "lr": _LIMITS_LR, "train": {"clip": None}},
         "paper": {"K": [3, 512], "train": {"clip": None}},
+        "gpu": {"K": [3, 512], "train": {"clip": None}},
     },
     # notebook 10, limits: width and K together (μP-FNO scales K only; run once per width, see WIDTHS)
     "burgers_width": {
@@ -164,11 +199,12 @@ EXPERIMENT_SIZES: dict[str, dict] = {
         "smoke": {"parametrizations": ["mup"]},
         "quick": {"seeds": [0, 1, 2], "lr": _LIMITS_LR, "parametrizations": ["mup"]},
         "paper": {"K": [3, 512], "parametrizations": ["mup"]},
+        "gpu": {"K": [3, 512], "parametrizations": ["mup"]},
     },
 }
 
 #: the widths notebook 10 runs ``burgers_width`` at
-WIDTHS = {"smoke": [4, 8], "quick": [16, 32], "paper": [32, 64, 128]}
+WIDTHS = {"smoke": [4, 8], "quick": [16, 32], "paper": [32, 64, 128], "gpu": [32, 64, 128]}
 
 #: :class:`mufno_lite.widgets.LiveTraining`'s data per PDE (any preset: the widget is interactive)
 LIVE_TRAINING = {
@@ -188,6 +224,7 @@ SECTIONS: dict[str, dict[str, dict]] = {
         "smoke": dict(Ks_1d=[3, 8, 16], Ks_2d=[3, 6], width=16, steps=2, seeds=[0], lr=1e-2),
         "quick": dict(Ks_1d=[3, 8, 16, 32, 64, 128, 256], Ks_2d=[3, 6, 12, 24], width=64, steps=3, seeds=[0, 1], lr=1e-2),
         "paper": dict(Ks_1d=[3, 8, 16, 32, 64, 128, 256, 512], Ks_2d=[3, 6, 12, 24], width=64, steps=5, seeds=[0, 1, 2, 3], lr=1e-2),
+        "gpu": dict(Ks_1d=[3, 8, 16, 32, 64, 128, 256, 512], Ks_2d=[3, 6, 12, 24], width=64, steps=5, seeds=[0, 1, 2, 3], lr=1e-2),
     },
     # notebook 2: parameter counts over the paper's K ranges (a table, the same under every preset)
     "parameter_growth": _every_preset(Ks={1: PAPER_K["burgers"], 2: PAPER_K["darcy"], 3: PAPER_K["navier_stokes"]},
@@ -202,6 +239,8 @@ SECTIONS: dict[str, dict[str, dict]] = {
                       lr=dict(start=-3.0, stop=-1.5, per_decade=4), seeds=[0, 1, 2]),
         "paper": dict(resolution=128, n_train=1000, n_test=200, K=[3, 16, 48], width=32, n_layers=4, steps=2000,
                       batch_size=20, lr=dict(start=-3.5, stop=-1.5, per_decade=8), seeds=[0, 1, 2]),
+        "gpu": dict(resolution=128, n_train=1000, n_test=200, K=[3, 16, 48], width=32, n_layers=4, steps=1000,
+                    batch_size=20, lr=dict(start=-3.0, stop=-1.5, per_decade=8), seeds=[0, 1]),
     },
     # notebook 11: the fallback Burgers sweep when the store has no Burgers runs yet
     "explore": {
@@ -211,6 +250,8 @@ SECTIONS: dict[str, dict[str, dict]] = {
                       lr=dict(start=-3.5, stop=-1.75, per_decade=4), seeds=[0, 1], batch_size=20),
         "paper": dict(width=32, n_layers=4, K=[3, 8, 16, 32, 64], resolution=256, n_train=1000, n_test=200, steps=400,
                       lr=dict(start=-3.25, stop=-1.875, per_decade=8), seeds=[0, 1], batch_size=20),
+        "gpu": dict(width=32, n_layers=4, K=[3, 8, 16, 32, 64], resolution=256, n_train=1000, n_test=200, steps=400,
+                    lr=dict(start=-3.25, stop=-1.875, per_decade=8), seeds=[0, 1], batch_size=20),
     },
 }
 
@@ -225,7 +266,7 @@ def resolve_preset(preset: str = "auto") -> str:
         else:
             import torch
 
-            name = "paper" if torch.cuda.is_available() else "quick"
+            name = "gpu" if torch.cuda.is_available() else "quick"
     if name not in PRESETS:
         raise ValueError(f"preset must be one of {PRESETS + ('auto',)}; got preset={preset!r}")
     return name

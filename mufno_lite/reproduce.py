@@ -18,6 +18,10 @@ Before each notebook it prints its number and, after it, the elapsed time and an
 rest (the mean time per notebook so far, or a plan's estimates: see :func:`reproduce`'s ``estimate``).
 A failing notebook is reported with its name, the failing cell and the error; the others still run,
 and the exit status is non-zero.
+
+Before anything runs, the command prints the plan's total for the preset on this device
+(:func:`confirm_plan`, from :func:`mufno_lite.plan.reproduction_plan`) and refuses to start when it
+is estimated above 2 hours here, unless ``--yes`` or ``$MUFNO_YES=1``; ``smoke`` is not planned.
 """
 from __future__ import annotations
 
@@ -36,7 +40,7 @@ from .paths import repo_root, run_dir
 from .presets import PRESETS, resolve_preset
 from .progress import format_duration
 
-__all__ = ["reproduce", "list_notebooks", "resolve_out_dir", "figures_dir_for_run", "remaining_estimate", "main"]
+__all__ = ["reproduce", "confirm_plan", "list_notebooks", "resolve_out_dir", "figures_dir_for_run", "remaining_estimate", "main"]
 
 
 @dataclass
@@ -152,6 +156,30 @@ def _describe_failure(exc) -> str:
     return f"{where}: {ename}: {evalue}"
 
 
+def confirm_plan(preset: str, device: str = "auto", *, yes: bool | None = None, log=print) -> None:
+    """Print the plan's total for this preset on this device before a reproduction starts, and refuse
+    (``ValueError``) when its estimated wall time exceeds :data:`mufno_lite.plan.CONFIRM_ABOVE_S`
+    (2 hours) unless ``yes`` (default: ``$MUFNO_YES=1``).  ``smoke`` (CI) is never planned nor
+    stopped.  The estimate covers every experiment of the preset (an upper bound with ``--only``)."""
+    name = resolve_preset(preset)
+    if name == "smoke":
+        return
+    from .plan import CONFIRM_ABOVE_S, reproduction_plan
+
+    if yes is None:
+        yes = os.environ.get("MUFNO_YES", "").strip().lower() in ("1", "true", "yes")
+    plan = reproduction_plan(name, device)
+    log(f"plan ({name} on {plan.device}, {plan.workers} worker{'s' if plan.workers > 1 else ''}): {plan.runs} runs in "
+        f"{plan.populations} populations, {plan.flops:.2e} FLOPs; about {format_duration(plan.wall_s)} here, "
+        f"{format_duration(plan.reference_time_s)} on the reference ({plan.reference.name}); "
+        f"details: python -m mufno_lite plan --preset {name}")
+    if plan.wall_s > CONFIRM_ABOVE_S and not yes:
+        raise ValueError(
+            f"the {name} preset is estimated at {format_duration(plan.wall_s)} on {plan.device}, more than "
+            f"{format_duration(CONFIRM_ABOVE_S)}; pass --yes (or set MUFNO_YES=1) to start it anyway, or pick a "
+            f"smaller preset (gpu on one GPU, quick on a CPU)")
+
+
 def reproduce(preset: str = "auto", *, only=None, device: str = "auto", out_dir: Path | None = None,
               notebooks_dir: Path | None = None, kernel: str = "python3", fail_fast: bool = False,
               timeout: int | None = None, update_figures: bool = False,
@@ -233,7 +261,7 @@ def _configure(p):
 
 
 def _add_arguments(p) -> None:
-    p.add_argument("--preset", default="auto", choices=PRESETS + ("auto",), help="sizes (auto: $MUFNO_PRESET, GPU -> paper, CPU -> quick)")
+    p.add_argument("--preset", default="auto", choices=PRESETS + ("auto",), help="sizes (auto: $MUFNO_PRESET, GPU -> gpu, CPU -> quick)")
     p.add_argument("--only", nargs="+", default=None, help="notebook numbers or name parts, e.g. --only 3 4")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--out-dir", "--out", type=Path, default=None,
@@ -244,10 +272,13 @@ def _add_arguments(p) -> None:
     p.add_argument("--kernel", default="python3")
     p.add_argument("--fail-fast", action="store_true")
     p.add_argument("--timeout", type=int, default=None, help="per-cell timeout in seconds")
+    p.add_argument("--yes", action="store_true",
+                   help="start even when the plan estimates more than 2 hours on this device (or MUFNO_YES=1)")
 
 
 def _run_cli(args) -> int:
     try:
+        confirm_plan(args.preset, args.device, yes=True if getattr(args, "yes", False) else None)
         runs = reproduce(args.preset, only=args.only, device=args.device, out_dir=args.out_dir, kernel=args.kernel,
                          fail_fast=args.fail_fast, timeout=args.timeout, update_figures=args.update_figures)
     except ValueError as exc:

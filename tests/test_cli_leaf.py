@@ -17,7 +17,7 @@ def test_library_modules_do_not_import_the_cli():
 
 def test_every_subcommand_is_registered_in_the_cli_module():
     build_parser()
-    assert list(SUBCOMMANDS) == ["sweep", "status", "export", "search-quick", "reproduce", "experiment", "summary"]
+    assert list(SUBCOMMANDS) == ["sweep", "status", "export", "search-quick", "reproduce", "experiment", "summary", "plan"]
     for name, (_, configure) in SUBCOMMANDS.items():
         assert configure.__module__ == "mufno_lite.cli", name
 

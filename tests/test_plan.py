@@ -66,8 +66,8 @@ def test_smoke_plan_of_every_experiment_runs_and_renders():
     plan = plan_experiments("smoke", device="cpu")  # measures this CPU's FLOP/s (a second or two)
     assert [e.name for e in plan.experiments] == [f"{n}@smoke" for n in EXPERIMENTS]
     assert all(r > 0 for r in plan.flop_rates.values())
-    assert all(e.runs > 0 and e.flops > 0 and e.time_s > 0 and math.isfinite(e.reference_time_s)
-               for e in plan.experiments)
+    assert all(e.runs + e.reused > 0 and math.isfinite(e.reference_time_s) for e in plan.experiments)
+    assert all(e.flops > 0 and e.time_s > 0 for e in plan.experiments if e.runs)
     text = render_plan(plan)
     assert "total" in text and H100.name in text
     for n in EXPERIMENTS:
@@ -87,3 +87,27 @@ def test_flops_match_the_trainers_count():
     one = training_flops(fno, (cfg["data"]["resolution"],), batch_size=p.batch_size, steps=cfg["train"]["steps"],
                          n_test=cfg["data"]["n_test"], n_evals=1, n_train_eval=cfg["data"]["n_train"])
     assert p.flops == pytest.approx(p.members * one)
+
+
+def test_runs_shared_between_experiments_are_planned_once():
+    """darcy_batch@paper's batch-20 runs at 10^-2.5 are darcy_lr@paper's: the store trains them once."""
+    from mufno_lite.sweep import SweepConfig
+
+    names = ["darcy_lr", "darcy_batch"]
+    both = plan_experiments("paper", names, device="cpu", flop_rate=1e10)
+    apart = plan_experiments("paper", names, device="cpu", flop_rate=1e10, dedupe=False)
+    lr_ids = {r.run_id for r in SweepConfig.from_dict(experiment_config("darcy_lr", "paper")).expand()}
+    batch_ids = {r.run_id for r in SweepConfig.from_dict(experiment_config("darcy_batch", "paper")).expand()}
+    shared = len(lr_ids & batch_ids)
+    assert shared == 5 * 2 * 3  # five K, sp and mup, three seeds
+    assert both.experiments[1].reused == shared and apart.reused == 0
+    assert both.runs == apart.runs - shared == len(lr_ids | batch_ids)
+    assert both.flops < apart.flops and both.experiments[0].flops == apart.experiments[0].flops
+    assert "reused" in render_plan(both)
+
+
+def test_workers_spread_the_device_time():
+    one = plan_experiments("smoke", ["burgers_lr"], device="cpu", flop_rate=1e9)
+    two = plan_experiments("smoke", ["burgers_lr"], device="cpu", flop_rate=1e9, workers=2)
+    assert two.wall_s == pytest.approx(one.time_s / 2) and one.wall_s == one.time_s
+    assert "on 2 workers" in render_plan(two)

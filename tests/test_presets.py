@@ -1,7 +1,8 @@
 """Presets in one place: every experiment's runs stay the same (existing stores stay valid).
 
 The digests pin the sorted run ids of every experiment under ``smoke`` and ``paper`` (``quick`` is
-the preset tuned on the CPU and may change on purpose; its runs are checked by hand when it does).
+the preset tuned on the CPU and may change on purpose; its runs are checked by hand when it does;
+``gpu`` is sized from estimates and will be re-sized once it has run on a GPU).
 """
 import hashlib
 
@@ -46,7 +47,7 @@ def test_run_ids_of_every_experiment_are_pinned(key):
 
 def test_every_experiment_and_preset_is_pinned():
     pinned = {k for k in RUN_ID_DIGESTS}
-    assert pinned == {f"{n}@{p}" for n in experiments.EXPERIMENTS for p in presets.PRESETS if p != "quick"}
+    assert pinned == {f"{n}@{p}" for n in experiments.EXPERIMENTS for p in presets.PRESETS if p not in ("quick", "gpu")}
 
 
 def test_the_split_lr_sweeps_hold_the_other_groups_at_the_spectral_candidates_fixed_lr():
@@ -82,3 +83,30 @@ def test_experiments_hold_no_sizes_of_their_own():
     sizes += [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Call) and any(
         kw.arg in keys and isinstance(kw.value, literal) for kw in n.keywords)]
     assert not sizes, f"size literals in experiments.py at lines {sizes}"
+
+
+def test_auto_picks_gpu_on_cuda_and_quick_on_a_cpu(monkeypatch):
+    import torch
+
+    monkeypatch.delenv("MUFNO_PRESET", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert presets.resolve_preset("auto") == "gpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert presets.resolve_preset("auto") == "quick"
+    monkeypatch.setenv("MUFNO_PRESET", "paper")
+    assert presets.resolve_preset("auto") == "paper"
+
+
+def test_the_gpu_preset_keeps_the_paper_architecture_and_fits_its_budget():
+    """Width 64, 4 layers everywhere but the demo; the plan's reference time is at most 2 H100-hours."""
+    from mufno_lite.plan import plan_experiments
+
+    for name in experiments.EXPERIMENTS:
+        m = experiments.experiment_config(name, "gpu")["model"]
+        assert (m["width"], m["n_layers"]) == (64, 4), name
+    for pde in ("burgers", "darcy"):
+        assert experiments.experiment_config(f"{pde}_lr", "gpu")["K"] == presets.PAPER_K[pde]
+    plan = plan_experiments("gpu", device="cpu", flop_rate=1e10)
+    assert plan.runs > 1000 and 1.0 * 3600 < plan.reference_time_s <= 2.0 * 3600
+    paper = plan_experiments("paper", device="cpu", flop_rate=1e10)
+    assert 100 * 3600 < paper.reference_time_s < 130 * 3600

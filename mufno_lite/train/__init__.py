@@ -8,9 +8,11 @@ Two entry points share every convention:
   (it scales every group's own initial LR, so the μP multiplier is kept).
 * :func:`train_population` trains M members (each with its own learning rate, seed, Adam β₂ and
   init scale) of one architecture in lockstep as batched computations: population
-  ``FNO(..., members=G)`` chunks whose parameters carry a leading member axis (G = M on a GPU; on
-  a CPU cache-sized chunks, often G = 1, because there batching members is memory-bound and gains
-  nothing — see ``member_chunk``), and a population Adam
+  ``FNO(..., members=G)`` chunks whose parameters carry a leading member axis (on CUDA the largest
+  G whose step fits 80 % of the device's memory by :mod:`mufno_lite.memory`'s model, the chunks
+  then trained one after the other; on a CPU cache-sized chunks, often G = 1, because there
+  batching members is memory-bound and gains nothing — see ``member_chunk`` and
+  ``memory_budget``), and a population Adam
   (:class:`PopulationAdam`) that applies torch's update rule with per-member hyperparameters to
   the stacked tensors.  The loss is the *sum* over members of each member's batch-mean loss;
   members share no parameters, so each member receives exactly its own gradient and follows the
@@ -77,7 +79,8 @@ from .common import (  # noqa: F401
 from .single import train_model  # noqa: F401
 from .evaluate import evaluate, subsample  # noqa: F401
 from .population import (  # noqa: F401
-    _auto_chunk, _build_chunks, _check_population_args, _Chunk, _chunk_step, _evaluate_chunks, _merge_chunks,
+    _auto_chunk, _build_chunk, _build_chunks, _check_population_args, _Chunk, _chunk_step, _evaluate_chunks,
+    _memory_chunk, _merge_chunks, _run_steps,
     train_population,
 )
 
