@@ -35,12 +35,13 @@ therefore act relatively, and ``base_lr(optimizer)`` recovers the base LR for lo
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
 import torch
 
-from .validation import fourier_modes
+from .validation import fail, fourier_modes, number as _number
 
 __all__ = [
     "Parametrization",
@@ -146,11 +147,17 @@ def as_parametrization(p) -> Parametrization:
 # --------------------------------------------------------------------------------------------
 
 
+def _real_number(key: str, v, **bounds) -> float:
+    """:func:`mufno_lite.validation.number`, also for numpy's scalars (``np.float32(1e-3)``)."""
+    if isinstance(v, numbers.Real) and not isinstance(v, bool):
+        v = float(v)
+    return _number(key, v, **bounds)
+
+
 def param_groups(model, lr: float, parametrization: Parametrization | None = None) -> list[dict]:
     """Optimiser parameter groups for an FNO: ``spectral`` (lr · c(K)) and ``other`` (lr)."""
     par = as_parametrization(parametrization if parametrization is not None else model.parametrization)
-    if not (lr > 0 and math.isfinite(lr)):
-        raise ValueError(f"lr must be a positive finite number; got lr={lr!r}")
+    _real_number("lr", lr, lo=0.0, lo_open=True, allowed="a positive finite number")
     groups = model.named_parameter_groups()
     mult = par.lr_multiplier(model.K, model.d)
     out = []
@@ -174,13 +181,15 @@ def make_optimizer(
     """Adam or AdamW whose parameter groups carry the parametrization's LR multipliers."""
     opt = str(optimizer).lower()
     if opt not in ("adam", "adamw"):
-        raise ValueError(f"optimizer must be 'adam' or 'adamw'; got optimizer={optimizer!r}")
+        raise fail("optimizer", optimizer, "'adam' or 'adamw'")
+    _real_number("lr", lr, lo=0.0, lo_open=True, allowed="a positive finite number")
+    if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__") or len(betas) != 2:
+        raise fail("betas", betas, "a pair (beta1, beta2), each in [0, 1)")
     b1, b2 = betas
     for nm, v in (("beta1", b1), ("beta2", b2)):
-        if not 0.0 <= v < 1.0:
-            raise ValueError(f"{nm} must be in [0, 1); got {nm}={v!r}")
-    if weight_decay < 0:
-        raise ValueError(f"weight_decay must be >= 0; got weight_decay={weight_decay!r}")
+        _real_number(nm, v, lo=0.0, hi=1.0, hi_open=True, allowed="in [0, 1)")
+    _real_number("eps", eps, lo=0.0, lo_open=True, allowed="a positive finite number")
+    _real_number("weight_decay", weight_decay, lo=0.0, allowed="a finite number >= 0")
     groups = param_groups(model, lr, parametrization)
     cls = torch.optim.Adam if opt == "adam" else torch.optim.AdamW
     return cls(groups, lr=lr, betas=(b1, b2), eps=eps, weight_decay=weight_decay)
@@ -226,9 +235,12 @@ def transfer(hparams: Mapping, K_proxy: int, K_target: int) -> dict:
     exactly this factor to the spectral weights' LR and init at every K (tested).
     """
     Kp, Kt = _check_K(K_proxy, "K_proxy"), _check_K(K_target, "K_target")
+    if not isinstance(hparams, Mapping):
+        raise fail("hparams", hparams, "a mapping of hyperparameters (e.g. {'lr': 1e-3})")
     ratio = 1.0 if Kp == Kt else math.log(Kp) / math.log(Kt)
     out = dict(hparams)
     for key, power in TRANSFER_RULES.items():
         if key in out and out[key] is not None:
+            _real_number(f"hparams[{key!r}]", out[key], lo=0.0, lo_open=True, allowed="a positive finite number")
             out[key] = out[key] * ratio**power
     return out

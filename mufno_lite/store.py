@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 import sqlite3
 import time
@@ -547,6 +548,39 @@ def _begin_immediate(con: sqlite3.Connection, timeout_s: float) -> None:
             time.sleep(0.05)
 
 
+def _check_filters(sweep, filters: dict) -> None:
+    """``load_results``'s arguments, refused by name before the store is opened: a known column,
+    a value of the column's type (``status`` one of :data:`STATUSES`), a string ``sweep``."""
+    from .validation import ConfigError, short
+
+    if sweep is not None and not isinstance(sweep, str):
+        raise ConfigError(f"sweep must be None or a sweep name (a string); got sweep={short(sweep)}", key="sweep",
+                          value=sweep, allowed="None or a string")
+    types = dict(COLUMNS)
+    for col, val in filters.items():
+        if col not in types:
+            raise ConfigError(f"unknown filter column {short(col)}; allowed: {COLUMN_NAMES}", key=str(col), value=val,
+                              allowed=f"one of {COLUMN_NAMES}")
+        vals = list(val) if isinstance(val, (list, tuple, set)) else [val]
+        kind = types[col].split()[0]
+        for v in vals:
+            if v is None:
+                continue
+            if col == "status":
+                ok, allowed = v in STATUSES, f"one of {STATUSES} (or a list of them)"
+            elif kind == "INTEGER":
+                ok = isinstance(v, numbers.Integral) and not isinstance(v, bool) and -(1 << 63) <= v < (1 << 63)
+                allowed = "an integer (or a list of them)"
+            elif kind == "REAL":
+                ok = isinstance(v, numbers.Real) and not isinstance(v, bool)
+                allowed = "a number (or a list of them)"
+            else:
+                ok, allowed = isinstance(v, str), "a string (or a list of them)"
+            if not ok:
+                raise ConfigError(f"filter {col} must be {allowed}; got {col}={short(val)}", key=col, value=val,
+                                  allowed=allowed)
+
+
 def load_results(store, sweep: str | None = None, **filters):
     """The runs of a store as a pandas DataFrame, one row per run.
 
@@ -570,6 +604,7 @@ def load_results(store, sweep: str | None = None, **filters):
     """
     import pandas as pd
 
+    _check_filters(sweep, filters)
     st = store if isinstance(store, ResultsStore) else ResultsStore(store)
     where, params = [], []
     for col, val in filters.items():

@@ -20,9 +20,19 @@ optimizer 'sgd' one of ('adam', 'adamw')
 from __future__ import annotations
 
 import math
+import reprlib
 from typing import Any, Callable, Sequence
 
-__all__ = ["ConfigError", "fail", "positive_int", "integer", "positive_number", "number", "choice", "boolean",
+#: the most characters of a value an error message shows (:func:`short`)
+MAX_VALUE_CHARS = 80
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel = 3
+_REPR.maxdict = _REPR.maxlist = _REPR.maxtuple = _REPR.maxset = _REPR.maxfrozenset = _REPR.maxdeque = 6
+_REPR.maxarray = 6
+_REPR.maxstring = _REPR.maxother = _REPR.maxlong = MAX_VALUE_CHARS
+
+__all__ = ["ConfigError", "fail", "short", "MAX_VALUE_CHARS", "positive_int", "integer", "positive_number", "number", "choice", "boolean",
            "optional", "fourier_modes"]
 
 
@@ -38,9 +48,35 @@ class ConfigError(ValueError):
         return f"{prefix}.{self.key}" if self.key else prefix
 
 
+def short(value: Any, limit: int = MAX_VALUE_CHARS) -> str:
+    """``repr(value)`` for a message, at most ``limit`` characters, in bounded time and memory.
+
+    A huge or self-referential value (a YAML alias bomb, a 10⁶-item list, an int of 10⁵ digits)
+    is never formatted whole: nesting deeper than 3 levels and more than 6 items per container
+    show as ``...``, and the result is cut to ``limit`` characters.
+
+    >>> short([[[[1]]]] * 1000)
+    '[[[[...]]], [[[...]]], [[[...]]], [[[...]]], [[[...]]], [[[...]]], ...]'
+    >>> len(short("x" * 1000)), short(2 ** 20000)
+    (80, '<int of 20001 bits>')
+    >>> short(0.5), short("sgd")
+    ('0.5', "'sgd'")
+    """
+    try:
+        text = _REPR.repr(value)
+    except Exception:  # e.g. an int too long to print, or a broken __repr__
+        text = f"<int of {value.bit_length()} bits>" if isinstance(value, int) else f"<{type(value).__name__}>"
+    text = " ".join(text.split())  # one line
+    if len(text) > limit:
+        quote = text[0] if text[:1] in ("'", '"') else ""
+        text = text[: limit - 3 - len(quote)] + "..." + quote
+    return text
+
+
 def fail(key: str, value: Any, allowed: str) -> ConfigError:
-    """The error ``<key> must be <allowed>; got <key>=<value!r>`` (return it, then ``raise``)."""
-    return ConfigError(f"{key} must be {allowed}; got {key}={value!r}", key=key, value=value, allowed=allowed)
+    """The error ``<key> must be <allowed>; got <key>=<value!r>`` (return it, then ``raise``);
+    the value is shortened by :func:`short`."""
+    return ConfigError(f"{key} must be {allowed}; got {key}={short(value)}", key=key, value=value, allowed=allowed)
 
 
 def _is_int(v) -> bool:

@@ -130,9 +130,13 @@ def test_missing_required_and_unknown_pde():
     del d["data"]["n_train"]
     with pytest.raises(ValueError, match="data.n_train=None.*required"):
         SweepConfig.from_dict(d)
+    # another PDE needs a dataset_factory (its data), then model.d (issue 13: refused, not failed at run time)
+    with pytest.raises(ValueError, match="pde='heat'.*dataset_factory"):
+        SweepConfig.from_dict(cfg(pde="heat", **{"model.d": 1}))
+    factory = "mufno_lite.data:load_dataset"
     with pytest.raises(ValueError, match="model.d=None.*required for pde='heat'"):
-        SweepConfig.from_dict(cfg(pde="heat"))
-    c = SweepConfig.from_dict(cfg(pde="heat", **{"model.d": 1}))
+        SweepConfig.from_dict(cfg(pde="heat", dataset_factory=factory))
+    c = SweepConfig.from_dict(cfg(pde="heat", dataset_factory=factory, **{"model.d": 1}))
     assert c.model["d"] == 1
 
 

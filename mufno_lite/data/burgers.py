@@ -44,6 +44,7 @@ import torch
 
 from ..progress import LineProgress, progress_mode
 from .grf import periodic_grf, require_positive
+from .params import check_maximum_principle
 
 __all__ = ["burgers_initial_condition", "solve_burgers", "burgers_cole_hopf_sine"]
 
@@ -168,7 +169,9 @@ def solve_burgers(u0: torch.Tensor, *, nu: float = 0.1, t_final: float = 1.0,
             lines.update(1)
     if lines is not None:
         lines.close()
-    return torch.fft.irfft(v, n=n)
+    u1 = torch.fft.irfft(v, n=n)
+    check_maximum_principle(u0, u1, nu=nu, dt_max=dt_max, cfl=cfl, n_steps=n_steps)
+    return u1
 
 
 def burgers_cole_hopf_sine(x: np.ndarray, t: float, *, nu: float, amplitude: float = 1.0,

@@ -34,6 +34,7 @@ from .darcy import DarcySolver, darcy_coefficient
 from .grf import require_positive, sample_noise
 from .navier_stokes import FORCINGS, flow_defaults, ns_forcing, ns_initial_condition, solve_navier_stokes
 from .normalizers import UnitGaussianNormalizer, make_normalizer
+from .params import DEFAULTS, check_generated, check_resolution, resolve_params
 
 __all__ = ["PDES", "UnitGaussianNormalizer", "PDEDataset", "load_dataset", "make_config",
            "generate_split", "check_resolution_for_modes", "dataset_meta", "burgers_default_solve_resolution"]
@@ -43,15 +44,7 @@ _SALT = {"burgers": 100, "darcy": 200, "navier_stokes": 300}
 _SPLIT = {"train": 1, "test": 2}
 MIN_RESOLUTION = 8
 
-_DEFAULTS = {
-    "burgers": dict(nu=0.1, t_final=1.0, solve_resolution=None, ic_alpha=2.0, ic_tau=5.0, ic_sigma=25.0,
-                    ic_zero_mean=False, dt_max=2e-3, cfl=1.0, chunk_size=400),
-    "darcy": dict(a_plus=12.0, a_minus=3.0, psi_alpha=2.0, psi_tau=3.0, solve_resolution=None, n_modes=None,
-                  f=1.0, chunk_size=100),
-    "navier_stokes": dict(forcing="kolmogorov", nu=None, length=None, t_final=None, t_start=0.0, n_t=16,
-                          solve_resolution=None, ic_alpha=2.5, ic_tau=7.0, ic_sigma=None, cfl=0.5,
-                          dt_max=0.05, chunk_size=16),
-}
+_DEFAULTS = DEFAULTS  # every PDE's parameters and checks: data/params.py
 
 
 # ----------------------------------------------------------------------------
@@ -153,10 +146,12 @@ def _check_pde(pde: str) -> str:
     return pde
 
 
-def _check_resolution(resolution) -> int:
+def _check_resolution(resolution, pde: Optional[str] = None) -> int:
     require_positive("resolution", resolution, integer=True)
     if resolution < MIN_RESOLUTION:
         raise ValueError(f"resolution={resolution} is invalid: allowed values are integers >= {MIN_RESOLUTION}")
+    if pde is not None:
+        check_resolution(pde, resolution)
     return int(resolution)
 
 
@@ -178,62 +173,8 @@ def make_config(pde: str, resolution: int, **pde_params) -> dict:
         JSON-serialisable config (without sizes or seed).
     """
     _check_pde(pde)
-    s = _check_resolution(resolution)
-    defaults = _DEFAULTS[pde]
-    unknown = sorted(set(pde_params) - set(defaults))
-    if unknown:
-        raise ValueError(f"unknown parameter(s) {unknown} for pde={pde!r}; allowed: {sorted(defaults)}")
-    p = {**defaults, **pde_params}
-    require_positive("chunk_size", p["chunk_size"], integer=True)
-    if pde == "burgers":
-        for k in ("nu", "t_final", "ic_tau", "ic_sigma", "dt_max", "cfl"):
-            require_positive(k, p[k])
-        require_positive("ic_alpha", p["ic_alpha"])
-        if not isinstance(p["ic_zero_mean"], (bool, np.bool_)):
-            raise ValueError(f"ic_zero_mean={p['ic_zero_mean']!r} is invalid: allowed values are True or False")
-        p["ic_zero_mean"] = bool(p["ic_zero_mean"])
-        if p["solve_resolution"] is None:
-            p["solve_resolution"] = burgers_default_solve_resolution(s, p["nu"])
-        sr = require_positive("solve_resolution", p["solve_resolution"], integer=True)
-        if sr % s:
-            raise ValueError(f"solve_resolution={sr} is invalid: must be a multiple of resolution={s}")
-    elif pde == "darcy":
-        for k in ("a_plus", "a_minus", "psi_alpha", "psi_tau"):
-            require_positive(k, p[k])
-        if not isinstance(p["f"], (int, float)) or isinstance(p["f"], bool):
-            raise ValueError(f"f={p['f']!r} is invalid: the data-set source must be a constant number")
-        if p["solve_resolution"] is None:
-            p["solve_resolution"] = s
-        sr = require_positive("solve_resolution", p["solve_resolution"], integer=True)
-        if sr < s or (sr - 1) % (s - 1):
-            raise ValueError(f"solve_resolution={sr} is invalid: need (solve_resolution-1) divisible by "
-                             f"(resolution-1)={s - 1}, e.g. 421 -> 211, 141, 106, 85, 61, 43, 29")
-        if p["n_modes"] is None:
-            p["n_modes"] = sr
-        require_positive("n_modes", p["n_modes"], integer=True)
-    else:
-        if p["forcing"] not in FORCINGS:
-            raise ValueError(f"forcing={p['forcing']!r} is invalid: allowed values are {FORCINGS}")
-        fd = flow_defaults(p["forcing"])
-        for k in ("nu", "length", "t_final"):
-            if p[k] is None:
-                p[k] = fd[k]
-            require_positive(k, p[k])
-        require_positive("t_start", p["t_start"], allow_zero=True)
-        require_positive("n_t", p["n_t"], integer=True)
-        for k in ("ic_alpha", "ic_tau", "cfl", "dt_max"):
-            require_positive(k, p[k])
-        if p["ic_sigma"] is None:
-            p["ic_sigma"] = p["ic_tau"] ** (p["ic_alpha"] - 1.0)
-        require_positive("ic_sigma", p["ic_sigma"])
-        if s % 2:
-            raise ValueError(f"resolution={s} is invalid: Navier-Stokes needs an even resolution")
-        if p["solve_resolution"] is None:
-            p["solve_resolution"] = s * max(2, math.ceil(128 / s))
-        sr = require_positive("solve_resolution", p["solve_resolution"], integer=True)
-        if sr % s:
-            raise ValueError(f"solve_resolution={sr} is invalid: must be a multiple of resolution={s}")
-    p = {k: (float(v) if isinstance(v, float) else v) for k, v in p.items()}
+    s = _check_resolution(resolution, pde)
+    p = resolve_params(pde, s, pde_params)  # the one table of parameters and checks (data/params.py)
     return {"pde": pde, "solver_version": SOLVER_VERSION, "resolution": s, **p}
 
 
@@ -431,7 +372,9 @@ def load_dataset(pde: str, *, resolution: Optional[int] = None, n_train: int, n_
         xte, yte = generate_split(base, "test", n_test, seed=seed, device=device, progress=progress)
         if pde == "navier_stokes":  # store omega(t0) once, not n_t copies
             xtr, xte = xtr[..., 0], xte[..., 0]
-        return {"x_train": xtr, "y_train": ytr, "x_test": xte, "y_test": yte}
+        out = {"x_train": xtr, "y_train": ytr, "x_test": xte, "y_test": yte}
+        check_generated(pde, config, out)  # finite, before it is cached or returned
+        return out
 
     arrays = cached_arrays(resolve_cache_dir(cache_dir), pde, config, generate)
     return _finish(arrays, config, dataset_meta(config), device, normalize)

@@ -4,6 +4,7 @@ single or a population, with its seeded initialisation."""
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import asdict, dataclass
 from typing import Sequence
 
@@ -11,6 +12,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..validation import fail
 from .spectral import _check_grid, check_K, FourierLayer, PointwiseLinear, spectral_seed, SpectralConv
 
 
@@ -67,13 +69,13 @@ class FNOConfig:
     grid_convention: str = "endpoint"
 
     def __post_init__(self):
-        if self.d not in (1, 2, 3):
-            raise ValueError(f"d must be 1, 2 or 3 (spatial or space-time dimensions); got d={self.d!r}")
-        check_K(self.K)
+        if isinstance(self.d, bool) or not isinstance(self.d, int) or self.d not in (1, 2, 3):
+            raise fail("d", self.d, "1, 2 or 3 (an int: spatial or space-time dimensions)")
+        object.__setattr__(self, "K", check_K(self.K))  # an integral float or numpy int is kept as an int
         for name in ("width", "n_layers", "in_channels", "out_channels", "projection_width"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive integer; got {name}={v!r}")
+                raise fail(name, v, "a positive integer")
         pads = self.pads
         if len(pads) != self.d or any(not _valid_pad(p) for p in pads):
             raise ValueError(
@@ -169,6 +171,11 @@ def count_parameters(config: FNOConfig | None = None, **kwargs) -> dict[str, int
 # the model
 # --------------------------------------------------------------------------------------------
 
+#: the most parameters one model (one member of a population) may have: 2**30, above the paper's
+#: largest FNO (906M, Navier–Stokes at K = 24, width 64); a larger one cannot be trained here
+MAX_PARAMETERS = 1 << 30
+
+
 
 class FNO(nn.Module):
     """Fourier Neural Operator G = Q ∘ σ(W_L + K_L) ∘ … ∘ σ(W_1 + K_1) ∘ P.
@@ -207,6 +214,11 @@ class FNO(nn.Module):
             raise TypeError(f"pass either config or keyword arguments, not both (got {sorted(kwargs)})")
         if members is not None and (isinstance(members, bool) or not isinstance(members, int) or members < 1):
             raise ValueError(f"members must be a positive integer or None; got members={members!r}")
+        n = count_parameters(config)["total"]
+        if n > MAX_PARAMETERS:  # refused before a single weight is allocated
+            raise fail("config", f"FNOConfig(d={config.d}, K={config.K}, width={config.width}, "
+                       f"n_layers={config.n_layers})", f"an FNO of at most {MAX_PARAMETERS} parameters per member "
+                       f"(this one has {n}; the paper's largest has 906M)")
         self.config = config
         self.members = members
         #: the grid (points per axis) an int ``padding`` was chosen for; set by the trainers, so
@@ -359,11 +371,26 @@ class FNO(nn.Module):
 
 
 def _per_member(value, n: int, name: str) -> list:
-    if value is None or isinstance(value, (int, float)):
-        return [value] * n
-    vals = list(value)
-    if len(vals) != n:
-        raise ValueError(f"{name} must be a scalar or a sequence of {n} values (one per member); got {len(vals)}")
+    if value is None or isinstance(value, (int, float, numbers.Number)):
+        vals = [value] * n
+    else:
+        try:
+            vals = list(value)
+        except TypeError:
+            raise fail(name, value, f"a scalar or a sequence of {n} values (one per member)") from None
+        if len(vals) != n:
+            raise ValueError(f"{name} must be a scalar or a sequence of {n} values (one per member); got {len(vals)}")
+    for v in vals:
+        if name == "seed" and v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Integral)
+                                                 or not -(1 << 63) <= int(v) < (1 << 64)):
+            raise fail(name, v, "None or an integer in [-2**63, 2**64) (torch's generator seed)")
+        if name == "init_scale":
+            try:
+                ok = not isinstance(v, (bool, str)) and math.isfinite(float(v)) and float(v) > 0
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise fail(name, v, "a positive finite number")
     return vals
 
 

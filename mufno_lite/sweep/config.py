@@ -49,14 +49,14 @@ run was trained in are *not* part of its identity.  Adding a field to TrainConfi
 from __future__ import annotations
 
 import copy
-import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from ..canonical import canonical_json
 from ..device import DEVICES
+from ..validation import ConfigError
 from ..fno import FNOConfig, max_modes
 from ..train import OPTIONAL_TRAIN_FIELDS
 from ..fno import GRID_CONVENTIONS, OPTIONAL_MODEL_FIELDS
@@ -68,6 +68,7 @@ from .validate import (  # noqa: F401  (the validation helpers, importable from 
     _bad, _betas, _bool, _check_keys, _DATA_KEYS, _GRID_OWNED, _int, _list, _lr_spec, _mapping, _MODEL_KEYS,
     _num, _str, _sweep_style, _TOP_KEYS, _train_fields, _validate_train, lr_grid,
 )
+from .validate import _data_params, _factory, _plain, _sizes, LIMITS
 
 __all__ = ["SCHEMA_VERSION", "PDE_DIMS", "PARAM_KINDS", "DEVICES", "SweepConfig", "RunSpec", "run_id_of", "lr_grid",
            "canonical_json"]
@@ -117,21 +118,34 @@ class SweepConfig:
                 raise _bad(req, None, "a value (this key is required)")
         name = _str("name", raw["name"])
         pde = _str("pde", raw["pde"])
+        factory = raw.get("dataset_factory")
+        if factory is not None:
+            factory = _str("dataset_factory", factory)
+            if ":" not in factory:
+                raise _bad("dataset_factory", factory, "null or 'package.module:function'")
+        generated = factory is None and pde in PDE_DIMS  # data made by the package's own solvers
 
         data_raw = _mapping("data", raw["data"])
         _check_keys("data", data_raw, _DATA_KEYS)
         for req in ("resolution", "n_train", "n_test"):
             if req not in data_raw:
                 raise _bad(f"data.{req}", None, "a positive integer (this key is required)")
+        params_raw = _mapping("data.params", data_raw.get("params", {}) or {})
+        _plain("data.params", params_raw)
         data = {
-            "resolution": _int("data.resolution", data_raw["resolution"], lo=4),
-            "n_train": _int("data.n_train", data_raw["n_train"], lo=1),
-            "n_test": _int("data.n_test", data_raw["n_test"], lo=1),
-            "seed": _int("data.seed", data_raw.get("seed", 0), lo=0),
-            "params": _jsonable(_mapping("data.params", data_raw.get("params", {}) or {})),
+            "resolution": _int("data.resolution", data_raw["resolution"], lo=8 if generated else 4, hi=1 << 24),
+            "n_train": _int("data.n_train", data_raw["n_train"], lo=1, hi=LIMITS["data.n"]),
+            "n_test": _int("data.n_test", data_raw["n_test"], lo=1, hi=LIMITS["data.n"]),
+            "seed": _int("data.seed", data_raw.get("seed", 0), lo=0, hi=LIMITS["seed"]),
+            "params": _jsonable(params_raw),
         }
+        if generated:  # the same checks as load_dataset's, now
+            _data_params(pde, data["resolution"], data["params"])
 
         own = owndata.prepare_data(pde, raw, data_raw, data, base_dir)  # own data: files, normalize, grid
+        if factory is None and pde not in PDE_DIMS and own["file_hashes"] is None and own["loader"] is None:
+            raise _bad("pde", pde, f"one of {list(PDE_DIMS)}, or any name with data.files (your own data), "
+                                   "a registered pde (register_pde) or a dataset_factory")
 
         model_raw = _mapping("model", raw.get("model", {}) or {})
         if "K" in model_raw:
@@ -158,11 +172,14 @@ class SweepConfig:
                 if isinstance(v, (list, tuple)):
                     if len(v) != d:
                         raise _bad("model.padding", v, f"an integer >= 0 or a list of {d} integers >= 0")
-                    model[k] = [owndata.padding_value(f"model.padding[{i}]", x) for i, x in enumerate(v)]
+                    model[k] = [owndata.padding_value(f"model.padding[{i}]", x, data["resolution"])
+                                for i, x in enumerate(v)]
                 else:
-                    model[k] = owndata.padding_value("model.padding", v)
+                    model[k] = owndata.padding_value("model.padding", v, data["resolution"])
             else:
-                model[k] = _int(f"model.{k}", v, lo=1)
+                hi = {"width": LIMITS["model.width"], "n_layers": LIMITS["model.n_layers"],
+                      "projection_width": LIMITS["model.projection_width"]}.get(k, LIMITS["model.channels"])
+                model[k] = _int(f"model.{k}", v, lo=1, hi=hi)
 
         owndata.check_model_grid(pde, data, model_raw, model)
 
@@ -188,12 +205,25 @@ class SweepConfig:
 
         pads = model["padding"] if isinstance(model["padding"], list) else [model["padding"]] * d
         pads = [owndata.pad_points(p, data["resolution"]) for p in pads]
-        kmax = _max_K(d, data["resolution"], pads)
-        K = _list("K", raw["K"], lambda p, x: _int(p, x, lo=2, hi=kmax))
+        n_t = _time_frames(pde, d, data["params"]) if factory is None else None
+        kmax = _max_K(d, data["resolution"], pads, n_t=n_t)
+        if n_t is not None and kmax < _max_K(d, data["resolution"], pads):
+            def check_K(p, x):  # the time axis is the tighter limit: say so
+                try:
+                    return _int(p, x, lo=2, hi=kmax)
+                except ConfigError as e:
+                    raise _bad(p, x, f"{e.allowed} (navier_stokes's time axis has data.params.n_t={n_t} frames"
+                                     f"{f' + padding {pads[2]}' if pads[2] else ''})") from None
+        else:
+            def check_K(p, x):
+                return _int(p, x, lo=2, hi=kmax)
+        K = _list("K", raw["K"], check_K)
 
         lrs = _lr_spec("lr", raw["lr"])
-        seeds = _list("seeds", raw.get("seeds", [0]), lambda p, x: _int(p, x, lo=0))
+        seeds = _list("seeds", raw.get("seeds", [0]), lambda p, x: _int(p, x, lo=0, hi=LIMITS["seed"]))
         train = _validate_train(_mapping("train", raw.get("train", {}) or {}))
+        if train.get("pino_weight") and pde != "darcy":
+            raise _bad("train.pino_weight", train["pino_weight"], f"0 for pde={pde!r} (the PINO residual is Darcy's)")
         bs_default = _train_fields().get("batch_size", 20) or 20
         batch_sizes = _list(
             "batch_sizes", raw.get("batch_sizes", [min(bs_default, data["n_train"])]),
@@ -208,14 +238,16 @@ class SweepConfig:
             "init_scales", raw.get("init_scales", [1.0]),
             lambda p, x: _canon_float(_num(p, x, lo=0.0, lo_open=True, allowed="a finite number > 0")),
         )
-        mps = _int("max_population_size", raw.get("max_population_size", 64), lo=1)
+        mps = _int("max_population_size", raw.get("max_population_size", 64), lo=1, hi=LIMITS["max_population_size"])
         device = _str("device", raw.get("device", "cpu"), DEVICES)
-        factory = raw.get("dataset_factory")
+        n_runs = (len(pars) * len(K) * len(batch_sizes) * len(lrs) * len(seeds) * len(beta2s) * len(init_scales))
+        spatial = [data["resolution"]] * (d if n_t is None else d - 1) + ([n_t] if n_t is not None else [])
+        _sizes(pde=pde, data=data, model=model, K=K, batch_sizes=batch_sizes, n_runs=n_runs, spatial=spatial)
         if factory is not None:
             factory = _str("dataset_factory", factory)
             if ":" not in factory:
                 raise _bad("dataset_factory", factory, "null or 'package.module:function'")
-            owndata.check_factory(factory)  # importable here, or refused before anything runs
+            _factory(factory)  # importable and callable here, or refused before anything runs
         cache_dir = raw.get("cache_dir")
         if cache_dir is not None:
             cache_dir = _str("cache_dir", str(cache_dir))
@@ -232,20 +264,12 @@ class SweepConfig:
 
     @classmethod
     def from_file(cls, path: str | os.PathLike) -> "SweepConfig":
-        """Load a sweep from a ``.yaml``/``.yml`` or ``.json`` file."""
-        p = Path(path)
-        if not p.is_file():
-            raise ValueError(f"sweep config file not found: path={str(p)!r}")
-        text = p.read_text()
-        if p.suffix.lower() == ".json":
-            raw = json.loads(text)
-        elif p.suffix.lower() in (".yaml", ".yml"):
-            import yaml
+        """Load a sweep from a ``.yaml``/``.yml`` or ``.json`` file (read safely:
+        :func:`mufno_lite.sweep.configfile.read_config_file`)."""
+        from .configfile import read_config_file
 
-            raw = yaml.safe_load(text)
-        else:
-            raise ValueError(f"sweep config must be .yaml, .yml or .json; got path={str(p)!r}")
-        return cls.from_dict(raw, base_dir=p.resolve().parent)
+        raw = read_config_file(path)
+        return cls.from_dict(raw, base_dir=Path(path).resolve().parent)
 
     def to_dict(self) -> dict:
         """A plain dict that :meth:`from_dict` turns back into this config."""
@@ -316,9 +340,22 @@ class SweepConfig:
                 * len(self.seeds) * len(self.beta2s) * len(self.init_scales))
 
 
-def _max_K(d: int, resolution: int, pads: Sequence[int]) -> int:
-    """Largest K the grid allows on the spatial axes (the time axis of navier_stokes is not checked)."""
+def _max_K(d: int, resolution: int, pads: Sequence[int], n_t: int | None = None) -> int:
+    """Largest K the grid allows on the spatial axes and, when ``n_t`` is known (navier_stokes's
+    frames), on the time axis (the model's last, rFFT axis, padded like the others)."""
     if d == 1:
         return max_modes(resolution + pads[0], last_axis=True)
     n_space = 2 if d >= 2 else 1
-    return min(max_modes(resolution + pads[i], last_axis=(i == d - 1)) for i in range(n_space))
+    kmax = min(max_modes(resolution + pads[i], last_axis=(i == d - 1)) for i in range(n_space))
+    if n_t is not None and d == 3:
+        kmax = min(kmax, max_modes(n_t + pads[2], last_axis=True))
+    return kmax
+
+
+def _time_frames(pde: str, d: int, params: Mapping) -> int | None:
+    """The frames of the time axis (navier_stokes's ``n_t``, default from the data's table), else None."""
+    if pde != "navier_stokes" or d != 3:
+        return None
+    from ..data.params import DEFAULTS
+
+    return int(params.get("n_t", DEFAULTS["navier_stokes"]["n_t"]))

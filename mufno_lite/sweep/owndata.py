@@ -52,14 +52,17 @@ def pad_points(p, resolution: int) -> int:
     return int(p * resolution + 0.5) if isinstance(p, float) else int(p)
 
 
-def padding_value(path: str, v):
-    """A padding entry: an int >= 0 (grid points at the training resolution) or a float in [0, 1)."""
+def padding_value(path: str, v, resolution: int | None = None):
+    """A padding entry: an int in [0, resolution] (grid points at the training resolution) or a float
+    in (0, 1) (a fraction of the axis)."""
+    top = "" if resolution is None else f" and <= data.resolution={resolution}"
+    allowed = f"an integer >= 0{top} (grid points) or a number in (0, 1) (a fraction of the axis)"
     if isinstance(v, float) and not v.is_integer():
         if not 0.0 < v < 1.0:
-            raise _bad(path, v, "an integer >= 0 (grid points) or a number in [0, 1) (a fraction of the axis)")
+            raise _bad(path, v, allowed)
         return float(v)
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
-        raise _bad(path, v, "an integer >= 0 (grid points) or a number in [0, 1) (a fraction of the axis)")
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or (resolution is not None and v > resolution):
+        raise _bad(path, v, allowed)
     return int(v)
 
 
@@ -166,16 +169,3 @@ def dry_run_check(config) -> str | None:
                          normalize=data.get("normalize"), grid=data.get("grid"), params=data.get("params"))
     return (f"data of {config.pde!r}: x_train {tuple(ds.x_train.shape)}, y_train {tuple(ds.y_train.shape)}, "
             f"x_test {tuple(ds.x_test.shape)}, normalize={data.get('normalize')}, grid={data.get('grid')}")
-
-
-def check_factory(spec: str) -> None:
-    """A ``dataset_factory: "module:function"`` must import and be callable where the sweep is validated
-    (otherwise every run of the sweep would be stored as failed)."""
-    from ..data.memo import _import_factory
-
-    try:
-        fn = _import_factory(spec)
-    except ValueError as e:
-        raise _bad("dataset_factory", spec, f"an importable 'package.module:function' ({e})") from None
-    if not callable(fn):
-        raise _bad("dataset_factory", spec, "a callable 'package.module:function'")

@@ -9,9 +9,12 @@ import math
 from typing import Any, Callable, Iterable, Mapping
 
 from ..train import TrainConfig
-from ..validation import ConfigError, choice, integer, number
+from ..validation import ConfigError, choice, integer, number, short
 from .identity import _canon_float
 
+
+#: the longest list a sweep key takes (K, lr, seeds, batch_sizes, beta2s, init_scales)
+MAX_LIST = 10_000
 
 _GRID_OWNED = {"lr": "the top-level `lr` grid", "batch_size": "the top-level `batch_sizes` list"}
 
@@ -22,7 +25,7 @@ _GRID_OWNED = {"lr": "the top-level `lr` grid", "batch_size": "the top-level `ba
 
 
 def _bad(path: str, value, allowed: str) -> ConfigError:
-    return ConfigError(f"invalid sweep config: {path}={value!r}; allowed: {allowed}", key=path, value=value,
+    return ConfigError(f"invalid sweep config: {path}={short(value)}; allowed: {allowed}", key=path, value=value,
                        allowed=allowed)
 
 
@@ -79,9 +82,10 @@ def _check_keys(path: str, d: Mapping, allowed: Iterable[str]) -> None:
     allowed = list(allowed)
     for k in d:
         if k not in allowed:
-            where = f"{path}.{k}" if path else str(k)
-            raise ConfigError(f"invalid sweep config: unknown key {where!r} (value {d[k]!r}); allowed keys: {allowed}",
-                              key=where, value=d[k], allowed=f"one of the keys {allowed}")
+            name = k[:40] if isinstance(k, str) else short(k, 40)
+            where = f"{path}.{name}" if path else name
+            raise ConfigError(f"invalid sweep config: unknown key {short(where)} (value {short(d[k])}); "
+                              f"allowed keys: {allowed}", key=where, value=d[k], allowed=f"one of the keys {allowed}")
 
 
 def _list(path, v, item, *, scalar_ok=True) -> list:
@@ -91,12 +95,19 @@ def _list(path, v, item, *, scalar_ok=True) -> list:
         raise _bad(path, v, "a non-empty list")
     if len(v) == 0:
         raise _bad(path, v, "a non-empty list")
+    if len(v) > MAX_LIST:
+        raise _bad(path, v, f"a non-empty list of at most {MAX_LIST} values (got {len(v)})")
     out = [item(f"{path}[{i}]", x) for i, x in enumerate(v)]
-    seen = []
+    seen, seen_list = set(), []
     for x in out:
-        if x in seen:
-            raise _bad(path, list(v), f"a list without duplicates ({x!r} repeats)")
-        seen.append(x)
+        try:
+            dup = x in seen
+            seen.add(x)
+        except TypeError:  # unhashable (a mapping): compare one by one
+            dup = x in seen_list
+            seen_list.append(x)
+        if dup:
+            raise _bad(path, list(v), f"a list without duplicates ({short(x)} repeats)")
     return out
 
 
@@ -115,8 +126,8 @@ def _lr_spec(path, spec) -> list[float]:
         for k in ("start", "stop"):
             if k not in spec:
                 raise _bad(f"{path}.{k}", None, "a number (log10 of a learning rate) — required")
-        a = _num(f"{path}.start", spec["start"], hi=1.0)
-        b = _num(f"{path}.stop", spec["stop"], hi=1.0)
+        a = _num(f"{path}.start", spec["start"], lo=-30.0, hi=1.0)
+        b = _num(f"{path}.stop", spec["stop"], lo=-30.0, hi=1.0)
         n = _int(f"{path}.per_decade", spec.get("per_decade", 8), lo=1, hi=1000)
         if b < a:
             raise _bad(f"{path}.stop", b, f"a number >= {path}.start={a}")
@@ -153,9 +164,9 @@ def _validate_train(train: Mapping) -> dict:
     _check_keys("train", train, allowed)
     out = dict(defaults)
     checks: dict[str, Callable] = {
-        "steps": lambda p, v: _int(p, v, lo=1),
+        "steps": lambda p, v: _int(p, v, lo=1, hi=LIMITS["train.steps"]),
         "warmup_steps": lambda p, v: _int(p, v, lo=0),
-        "data_seed": lambda p, v: _int(p, v, lo=0),
+        "data_seed": lambda p, v: _int(p, v, lo=0, hi=LIMITS["seed"]),
         "curve_points": lambda p, v: _int(p, v, lo=2),
         "optimizer": lambda p, v: _str(p, v, ("adam", "adamw")),
         "schedule": lambda p, v: _str(p, v),
@@ -209,3 +220,134 @@ _DATA_KEYS = ("resolution", "n_train", "n_test", "seed", "params",
               "files", "normalize", "grid")  # own data (sweep/owndata.py)
 _MODEL_KEYS = ("d", "width", "n_layers", "in_channels", "out_channels", "projection_width", "grid", "padding",
                "grid_convention")  # left out of a run's identity while "endpoint" (fno.OPTIONAL_MODEL_FIELDS)
+
+
+# =============================================================================================
+# hostile input: plain data, the data set, the dataset factory, sizes
+# =============================================================================================
+
+#: upper bounds on a sweep's sizes, so an impossible sweep is refused before anything runs
+#: (``--dry-run`` included); each far above what the presets use (the paper's largest in brackets)
+LIMITS = {
+    "model.width": 8192,             # (64)
+    "model.projection_width": 16384,  # (128)
+    "model.n_layers": 64,            # (4)
+    "model.channels": 1024,          # in_channels, out_channels (1)
+    "data.n": 1_000_000,             # n_train, n_test (1000)
+    "data.points": 1 << 24,          # grid points per sample, time frames included (64² × 64)
+    "data.values": 1 << 33,          # values of the data set, x and y of both splits (32 GiB in float32)
+    "train.steps": 1_000_000,        # (5000)
+    "seed": (1 << 63) - 1,           # seeds are stored as SQLite's signed 64-bit integers
+    "max_population_size": 100_000,
+    "runs": 100_000,                 # runs of one sweep (a few thousand)
+    "member_bytes": 256 << 30,       # estimated memory of one model in training (~60 GiB)
+}
+
+
+def _plain(path: str, v, *, max_nodes: int = 10_000, max_depth: int = 8) -> None:
+    """Refuse anything but plain JSON data (None, bool, int, float, str, lists, mappings with
+    string keys) and structures larger than ``max_nodes`` values, deeper than ``max_depth`` or
+    self-referential — walked iteratively, so a YAML alias bomb is refused at once."""
+    stack = [(path, v, 0, ())]
+    nodes = 0
+    while stack:
+        p, x, depth, ancestors = stack.pop()
+        nodes += 1
+        if nodes > max_nodes:
+            raise _bad(path, v, f"plain data of at most {max_nodes} values")
+        if depth > max_depth:
+            raise _bad(p, x, f"plain data nested at most {max_depth} levels deep")
+        if x is None or isinstance(x, (bool, int, float)):
+            if isinstance(x, int) and not isinstance(x, bool) and abs(x) > LIMITS["seed"]:
+                raise _bad(p, x, "an integer that fits in 64 bits")
+            continue
+        if isinstance(x, str):
+            if len(x) > 10_000:
+                raise _bad(p, x, "a string of at most 10000 characters")
+            continue
+        if id(x) in ancestors:
+            raise _bad(p, x, "plain data (this value contains itself)")
+        if isinstance(x, (list, tuple)):
+            if len(x) > max_nodes:
+                raise _bad(p, x, f"a list of at most {max_nodes} values")
+            for i, y in enumerate(x):
+                stack.append((f"{p}[{i}]", y, depth + 1, ancestors + (id(x),)))
+        elif isinstance(x, Mapping):
+            if len(x) > max_nodes:
+                raise _bad(p, x, f"a mapping of at most {max_nodes} keys")
+            for k, y in x.items():
+                if not isinstance(k, str):
+                    raise _bad(f"{p}.{short(k, 40)}", k, "a string key")
+                stack.append((f"{p}.{k[:40]}", y, depth + 1, ancestors + (id(x),)))
+        else:
+            raise _bad(p, x, "plain data (null, true/false, a number, a string, a list or a mapping)")
+
+
+def _data_params(pde: str, resolution: int, params: Mapping) -> None:
+    """The data set's parameters through the same checks as at run time
+    (:func:`mufno_lite.data.params.resolve_params`, which ``load_dataset`` uses), under ``data.params``."""
+    from ..data.params import check_resolution, resolve_params
+
+    try:
+        check_resolution(pde, resolution)
+    except ConfigError as e:
+        raise _bad("data.resolution", resolution, e.allowed) from None
+    try:
+        resolve_params(pde, resolution, params)
+    except ConfigError as e:
+        path = "data.resolution" if e.key == "resolution" else f"data.params.{e.key}" if e.key else "data.params"
+        detail = str(e).split(" is invalid: ", 1)[-1] if " is invalid: " in str(e) else str(e)
+        raise ConfigError(f"invalid sweep config: {path}={short(e.value)}; {detail}", key=path, value=e.value,
+                          allowed=e.allowed) from None
+
+
+def _factory(spec: str) -> None:
+    """``dataset_factory``: ``'package.module:function'`` that imports and is callable (imported now,
+    as the run would)."""
+    import importlib
+
+    mod, _, fn = spec.partition(":")
+    if not mod or not fn:
+        raise _bad("dataset_factory", spec, "null or 'package.module:function'")
+    try:
+        obj = getattr(importlib.import_module(mod), fn)
+    except Exception as e:  # ImportError, AttributeError, or the module failing as it imports
+        reason = " ".join(f"{type(e).__name__}: {e}".split())[:160]
+        raise _bad("dataset_factory", spec, f"'package.module:function' that can be imported ({reason})") from None
+    if not callable(obj):
+        raise _bad("dataset_factory", spec, f"a callable (got a {type(obj).__name__})")
+
+
+def _member_bytes(model: Mapping, K: int, spatial: Iterable[int], batch_size: int) -> int:
+    """Estimated memory of one model in training (float32): weights, gradients and Adam's two
+    moments (a complex spectral weight counts twice), plus the forward activations kept for the
+    backward pass (the batch × grid points × (4 per layer × width + 2 × projection width))."""
+    from ..fno import count_parameters, FNOConfig
+
+    cfg = FNOConfig(K=int(K), **{k: (tuple(v) if isinstance(v, list) else v) for k, v in model.items()})
+    n = count_parameters(cfg)
+    state = 4 * 4 * (2 * n["spectral"] + n["other"])
+    pts = math.prod(int(s) + int(p) for s, p in zip(spatial, cfg.pads))
+    act = 4 * batch_size * pts * (4 * cfg.width * cfg.n_layers + 2 * cfg.projection_width)
+    return state + act
+
+
+def _sizes(*, pde: str, data: Mapping, model: Mapping, K: Iterable[int], batch_sizes: Iterable[int],
+           n_runs: int, spatial: list[int]) -> None:
+    """The sweep's sizes against :data:`LIMITS` (an estimate, stated in the message)."""
+    pts = math.prod(spatial)
+    if pts > LIMITS["data.points"]:
+        raise _bad("data.resolution", data["resolution"],
+                   f"a grid of at most {LIMITS['data.points']} points per sample (got {pts})")
+    values = 2 * (data["n_train"] + data["n_test"]) * pts
+    if values > LIMITS["data.values"]:
+        raise _bad("data.n_train", data["n_train"],
+                   f"a data set of at most {LIMITS['data.values']} values (got {values} = 2 × (n_train + n_test) × {pts} points)")
+    if n_runs > LIMITS["runs"]:
+        raise _bad("lr", n_runs, f"a sweep of at most {LIMITS['runs']} runs (the grid has {n_runs})")
+    est = _member_bytes(model, max(K), spatial, max(batch_sizes))
+    if est > LIMITS["member_bytes"]:
+        raise _bad("model.width", model["width"],
+                   f"a model that fits in {LIMITS['member_bytes'] >> 30} GiB in training (estimated "
+                   f"{est / 2 ** 30:.3g} GiB at K={max(K)}, batch {max(batch_sizes)}: weights, gradients, Adam state "
+                   f"and activations)")

@@ -113,6 +113,12 @@ class _Data:
             )
         if self.x_train.shape[0] != self.y_train.shape[0] or self.x_test.shape[0] != self.y_test.shape[0]:
             raise ValueError("x and y must have the same number of samples in each split")
+        for name in ("x_train", "y_train", "x_test", "y_test"):  # NaN data would pass as "done" or "diverged"
+            t = getattr(self, name)
+            if not bool(torch.isfinite(t).all()):
+                bad = int(t.numel() - torch.isfinite(t).sum())
+                raise ValueError(f"dataset.{name} has {bad} NaN or inf value(s) of {t.numel()} (after normalisation); "
+                                 f"training needs finite data")
         self.spatial = tuple(self.x_train.shape[2:])
         self.pino = train.pino_weight > 0
         self.h = None

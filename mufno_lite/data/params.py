@@ -1,0 +1,285 @@
+"""The data-generation parameters of each PDE: one table, one set of checks.
+
+:data:`PARAMS` holds, per PDE, every parameter :func:`~mufno_lite.data.load_dataset` accepts with
+its default and its checker.  :func:`resolve_params` validates a user's parameters against it
+(unknown names, types, ranges, then the checks that relate several of them) and fills the
+defaults; :func:`~mufno_lite.data.make_config` uses it at run time and the sweep's validation
+(:mod:`mufno_lite.sweep.validate`) uses the same function at config time, so a sweep whose data
+would fail to generate is refused before anything runs.  Errors are
+:class:`~mufno_lite.validation.ConfigError` with ``key`` the parameter's name.
+
+Bounds (decided here; they refuse what is meaningless or cannot finish, never a working data set):
+
+* positive physical constants (``nu``, ``t_final``, GRF ``tau``/``sigma``, ``a_plus``/``a_minus``)
+  are finite and at most 1e4 (``nu`` and ``t_final``: 1e3); ``nu`` ≥ 1e-5 (Burgers);
+* GRF smoothness ``alpha`` in (0, 20]; ``cfl`` and ``dt_max`` in (0, 10] (the result is checked
+  afterwards, :func:`check_generated`); Darcy's source ``f`` finite with ``|f| <= 1e6``;
+* grids: Burgers ``solve_resolution`` ≤ 2¹⁸, Darcy ≤ 2049 (a sparse direct solve of
+  ``solve_resolution²`` unknowns), Navier–Stokes ≤ 2048; ``n_t`` ≤ 1024; ``chunk_size`` ≤ 10⁵;
+* Burgers: the adaptive solver's number of time steps, estimated before solving from the initial
+  data's pointwise standard deviation (``max|u0| ≈ 6 std``, the solver's own step rule), at most
+  :data:`MAX_BURGERS_STEPS` (the defaults need ~500, the classic FNO measure at ν = 1e-3 ~12 000;
+  ``ic_sigma: 1e4`` would need ~5·10⁶).
+
+Generated arrays are checked by :func:`check_generated` before they are cached or returned: every
+value finite, and Burgers' solution bounded by its initial data (the maximum principle,
+``max|u(T)| <= max|u0|`` per sample, with a relative tolerance of :data:`BURGERS_OVERSHOOT`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from ..validation import ConfigError, short
+
+__all__ = ["PARAMS", "DEFAULTS", "resolve_params", "check_generated", "MAX_RESOLUTION", "MIN_RESOLUTION",
+           "MAX_BURGERS_STEPS", "BURGERS_OVERSHOOT", "burgers_step_estimate", "check_maximum_principle"]
+
+MIN_RESOLUTION = 8
+#: the largest output grid per PDE (points per axis)
+MAX_RESOLUTION = {"burgers": 1 << 18, "darcy": 2049, "navier_stokes": 2048}
+MAX_BURGERS_STEPS = 200_000
+#: relative tolerance of Burgers' maximum principle (the spectral solution may overshoot a little)
+BURGERS_OVERSHOOT = 1e-2
+
+
+def _bad(key: str, value, allowed: str) -> ConfigError:
+    return ConfigError(f"{key}={short(value)} is invalid: allowed values are {allowed}", key=key, value=value,
+                       allowed=allowed)
+
+
+def _real(v) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+
+def _num(lo: float, hi: float, *, lo_open: bool = True, allow_none: bool = False) -> Callable:
+    allowed = f"numbers in {'(' if lo_open else '['}{lo:g}, {hi:g}]" + (" or None" if allow_none else "")
+
+    def check(key, v):
+        if v is None and allow_none:
+            return v
+        ok = _real(v) and math.isfinite(float(v)) and (v > lo if lo_open else v >= lo) and v <= hi
+        if not ok:
+            raise _bad(key, v, allowed)
+        return v
+    return check
+
+
+def _int(lo: int, hi: int, *, allow_none: bool = False) -> Callable:
+    allowed = f"integers in [{lo}, {hi}]" + (" or None" if allow_none else "")
+
+    def check(key, v):
+        if v is None and allow_none:
+            return v
+        if not (isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) and lo <= v <= hi):
+            raise _bad(key, v, allowed)
+        return v
+    return check
+
+
+def _flag(key, v):
+    if not isinstance(v, (bool, np.bool_)):
+        raise _bad(key, v, "True or False")
+    return bool(v)
+
+
+def _forcing(key, v):
+    from .navier_stokes import FORCINGS
+
+    if not isinstance(v, str) or v not in FORCINGS:
+        raise _bad(key, v, f"one of {FORCINGS}")
+    return v
+
+
+def _source(key, v):
+    if not (_real(v) and math.isfinite(float(v)) and abs(v) <= 1e6):
+        raise _bad(key, v, "a finite constant number with |f| <= 1e6 (the data set's source)")
+    return v
+
+
+@dataclass(frozen=True)
+class Param:
+    """One data-generation parameter: its default and its checker ``check(key, value) -> value``."""
+
+    default: Any
+    check: Callable[[str, Any], Any]
+
+
+_CHUNK = Param(None, _int(1, 100_000))
+_GRF_ALPHA, _GRF_SCALE = _num(0, 20), _num(0, 1e4)
+
+#: every PDE's parameters, in the order of their defaults
+PARAMS: dict[str, dict[str, Param]] = {
+    "burgers": {
+        "nu": Param(0.1, _num(1e-5, 1e3, lo_open=False)),
+        "t_final": Param(1.0, _num(0, 1e3)),
+        "solve_resolution": Param(None, _int(1, MAX_RESOLUTION["burgers"], allow_none=True)),
+        "ic_alpha": Param(2.0, _GRF_ALPHA),
+        "ic_tau": Param(5.0, _GRF_SCALE),
+        "ic_sigma": Param(25.0, _GRF_SCALE),
+        "ic_zero_mean": Param(False, _flag),
+        "dt_max": Param(2e-3, _num(0, 10)),
+        "cfl": Param(1.0, _num(0, 10)),
+        "chunk_size": Param(400, _CHUNK.check),
+    },
+    "darcy": {
+        "a_plus": Param(12.0, _GRF_SCALE),
+        "a_minus": Param(3.0, _GRF_SCALE),
+        "psi_alpha": Param(2.0, _GRF_ALPHA),
+        "psi_tau": Param(3.0, _GRF_SCALE),
+        "solve_resolution": Param(None, _int(1, MAX_RESOLUTION["darcy"], allow_none=True)),
+        "n_modes": Param(None, _int(1, 4096, allow_none=True)),
+        "f": Param(1.0, _source),
+        "chunk_size": Param(100, _CHUNK.check),
+    },
+    "navier_stokes": {
+        "forcing": Param("kolmogorov", _forcing),
+        "nu": Param(None, _num(0, 1e3, allow_none=True)),
+        "length": Param(None, _num(0, 1e4, allow_none=True)),
+        "t_final": Param(None, _num(0, 1e3, allow_none=True)),
+        "t_start": Param(0.0, _num(0, 1e3, lo_open=False)),
+        "n_t": Param(16, _int(1, 1024)),
+        "solve_resolution": Param(None, _int(1, MAX_RESOLUTION["navier_stokes"], allow_none=True)),
+        "ic_alpha": Param(2.5, _GRF_ALPHA),
+        "ic_tau": Param(7.0, _GRF_SCALE),
+        "ic_sigma": Param(None, _num(0, 1e6, allow_none=True)),
+        "cfl": Param(0.5, _num(0, 10)),
+        "dt_max": Param(0.05, _num(0, 10)),
+        "chunk_size": Param(16, _CHUNK.check),
+    },
+}
+
+#: every PDE's defaults (what ``make_config`` fills in)
+DEFAULTS: dict[str, dict[str, Any]] = {pde: {k: p.default for k, p in table.items()} for pde, table in PARAMS.items()}
+
+
+def check_resolution(pde: str, resolution) -> int:
+    """The output grid ``s``: an integer in ``[8, MAX_RESOLUTION[pde]]`` (even for Navier–Stokes)."""
+    hi = MAX_RESOLUTION.get(pde, max(MAX_RESOLUTION.values()))
+    if not (isinstance(resolution, (int, np.integer)) and not isinstance(resolution, (bool, np.bool_))
+            and MIN_RESOLUTION <= resolution <= hi):
+        raise _bad("resolution", resolution, f"integers in [{MIN_RESOLUTION}, {hi}]")
+    return int(resolution)
+
+
+def burgers_step_estimate(p: Mapping) -> int:
+    """The number of time steps the adaptive Burgers solver will take (an estimate, before solving).
+
+    The solver's rule (``solve_burgers``): ``dt = min(dt_max, cfl / (U k_eff))``, ``U = max|u0|``,
+    ``k_eff = min(2/3 · π n, U / nu)``; here ``U`` is 6 pointwise standard deviations of the
+    initial data's Gaussian measure (about the largest of 10⁵–10⁶ grid values).
+    """
+    n = int(p["solve_resolution"])
+    k = np.fft.fftfreq(n, d=1.0 / n)
+    lam = float(p["ic_sigma"]) ** 2 * (4 * math.pi ** 2 * k ** 2 + float(p["ic_tau"]) ** 2) ** (-float(p["ic_alpha"]))
+    if p["ic_zero_mean"]:
+        lam[0] = 0.0
+    U = 6.0 * math.sqrt(float(lam.sum()))
+    k_eff = min(math.pi * n * 2.0 / 3.0, U / float(p["nu"]))
+    dt = float(p["dt_max"]) if U * k_eff == 0 else min(float(p["dt_max"]), float(p["cfl"]) / (U * k_eff))
+    return max(1, math.ceil(float(p["t_final"]) / dt))
+
+
+def _burgers_default_solve_resolution(resolution: int, nu: float) -> int:
+    target = max(1024, math.ceil(2.0 / float(nu)))
+    return int(resolution) * max(1, math.ceil(target / int(resolution)))
+
+
+def resolve_params(pde: str, resolution: int, params: Mapping) -> dict:
+    """Validate one PDE's data-generation parameters and fill in the defaults.
+
+    ``resolution`` must already be checked (:func:`check_resolution`).  Returns the parameters
+    (defaults first, in :data:`PARAMS` order; floats as ``float``) — the body of
+    :func:`~mufno_lite.data.make_config`.  Raises :class:`ConfigError` naming the parameter.
+    """
+    from .navier_stokes import flow_defaults
+
+    table = PARAMS[pde]
+    s = int(resolution)
+    for k in params:
+        if k not in table:
+            raise ConfigError(f"unknown parameter {short(k)} for pde={pde!r}; allowed: {sorted(table)}",
+                              key=str(k), value=params[k], allowed=f"one of {sorted(table)}")
+    p = {**DEFAULTS[pde], **params}
+    for k, spec in table.items():
+        p[k] = spec.check(k, p[k])
+    if pde == "burgers":
+        if p["solve_resolution"] is None:
+            p["solve_resolution"] = _burgers_default_solve_resolution(s, p["nu"])
+        sr = p["solve_resolution"]
+        if sr % s or sr > MAX_RESOLUTION["burgers"]:
+            raise _bad("solve_resolution", sr, f"multiples of resolution={s} up to {MAX_RESOLUTION['burgers']}")
+        steps = burgers_step_estimate(p)
+        if steps > MAX_BURGERS_STEPS:
+            shown = {k: p[k] for k in ("nu", "t_final", "ic_sigma", "ic_tau", "ic_alpha", "cfl", "dt_max")}
+            raise ConfigError(
+                f"params={short(shown, 200)} is invalid: the Burgers solver would take about {steps} time steps "
+                f"(allowed: at most {MAX_BURGERS_STEPS}); lower ic_sigma or t_final, or raise nu",
+                key="ic_sigma", value=p["ic_sigma"], allowed=f"at most {MAX_BURGERS_STEPS} estimated time steps")
+    elif pde == "darcy":
+        if p["solve_resolution"] is None:
+            p["solve_resolution"] = s
+        sr = p["solve_resolution"]
+        if sr < s or (sr - 1) % (s - 1):
+            raise ConfigError(f"solve_resolution={sr} is invalid: need (solve_resolution-1) divisible by "
+                              f"(resolution-1)={s - 1}, e.g. 421 -> 211, 141, 106, 85, 61, 43, 29",
+                              key="solve_resolution", value=sr, allowed=f"(solve_resolution-1) divisible by {s - 1}")
+        if p["n_modes"] is None:
+            p["n_modes"] = sr
+    else:
+        fd = flow_defaults(p["forcing"])
+        for k in ("nu", "length", "t_final"):
+            if p[k] is None:
+                p[k] = fd[k]
+        if p["ic_sigma"] is None:
+            p["ic_sigma"] = p["ic_tau"] ** (p["ic_alpha"] - 1.0)
+            table["ic_sigma"].check("ic_sigma", p["ic_sigma"])
+        if s % 2:
+            raise ConfigError(f"resolution={s} is invalid: Navier-Stokes needs an even resolution", key="resolution",
+                              value=s, allowed="an even integer")
+        if p["solve_resolution"] is None:
+            p["solve_resolution"] = s * max(2, math.ceil(128 / s))
+        sr = p["solve_resolution"]
+        if sr % s or sr > MAX_RESOLUTION["navier_stokes"]:
+            raise _bad("solve_resolution", sr, f"multiples of resolution={s} up to {MAX_RESOLUTION['navier_stokes']}")
+    return {k: (float(v) if isinstance(v, float) else v) for k, v in p.items()}
+
+
+def check_generated(pde: str, config: Mapping, arrays: Mapping[str, np.ndarray]) -> None:
+    """Refuse generated data that are not finite (every array), naming the PDE, the parameters and
+    the array.  Called before the data are cached or returned.  (Burgers' maximum principle is
+    checked by the solver itself, on its full grid: :func:`check_maximum_principle`.)"""
+    shown = short({k: v for k, v in config.items() if k not in ("solver_version",)}, 240)
+    for name, a in arrays.items():
+        a = np.asarray(a)
+        if a.size and not np.isfinite(a).all():
+            bad = int(a.size - np.isfinite(a).sum())
+            raise ConfigError(f"{pde} data are not finite: {bad} of {a.size} values of {name} are NaN or inf "
+                              f"with {shown}; check the parameters (e.g. a NaN or inf source or coefficient)",
+                              key="params", value=dict(config), allowed="parameters that give finite data")
+
+
+def check_maximum_principle(u0, u1, *, nu=None, dt_max=None, cfl=None, n_steps=None) -> None:
+    """Burgers' maximum principle, per sample: ``max|u(T)| <= max|u0| (1 + BURGERS_OVERSHOOT)``
+    and every value finite; else a :class:`ConfigError` suggesting a smaller ``dt_max``/``cfl``.
+    ``u0``, ``u1``: tensors ``(B, n)`` on the solver's grid."""
+    import torch
+
+    if not u0.numel():
+        return
+    a0 = u0.detach().abs().reshape(-1, u0.shape[-1]).amax(1)
+    a1 = u1.detach().abs().reshape(-1, u1.shape[-1]).amax(1)
+    finite = bool(torch.isfinite(u1).all())
+    excess = a1 - a0 * (1 + BURGERS_OVERSHOOT) - 1e-12
+    if finite and not bool((excess > 0).any()):
+        return
+    i = int(torch.argmax(torch.nan_to_num(excess, nan=float("inf"))))
+    what = "is not finite" if not finite else f"has max|u(T)|={float(a1[i]):.4g} > max|u0|={float(a0[i]):.4g}"
+    raise ConfigError(
+        f"burgers solution breaks the maximum principle: sample {i} {what} (nu={nu}, dt_max={dt_max}, cfl={cfl}, "
+        f"n_steps={n_steps}): the time step is unstable; use a smaller dt_max or cfl",
+        key="cfl", value=cfl, allowed="a stable time step (smaller dt_max or cfl)")
