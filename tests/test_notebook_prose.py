@@ -228,3 +228,23 @@ def test_printed_verdicts_match_the_notebooks_own_tables(path, tmp_path, monkeyp
     assert verdict_problems(nb) == []
     if path.name.startswith(("01", "04", "05", "06", "07", "08", "10")):
         assert count_verdicts(nb) > 0, "this notebook prints computed verdicts; none were found"
+
+
+def test_describe_direction_reads_grid_and_fitted_drifts():
+    import pandas as pd
+
+    from mufno_lite.analysis import describe_direction
+
+    grid = pd.DataFrame([dict(parametrization="sp", K_min=3, K_max=64, drift_steps=1),
+                         dict(parametrization="mup", K_min=3, K_max=64, drift_steps=1)])
+    assert describe_direction(grid) == ("From K=3 to K=64, SP's best learning rate moved 1 grid step up and μP's moved "
+                                        "1 grid step up: this run does not show the paper's picture (SP's optimum "
+                                        "moves down, μP's stays).")
+    grid["drift_steps"] = [-2, 0]
+    assert "moved 2 grid steps down and μP's did not move: this run shows" in describe_direction(grid)
+    boot = pd.DataFrame(ROWS)
+    assert "this run does not show" in describe_direction(boot)          # SP's interval contains 0
+    boot.loc[0, "drift_hi"] = -0.5
+    assert "moved 0.93 grid steps down" in describe_direction(boot) and "this run shows" in describe_direction(boot)
+    with pytest.raises(ValueError, match="must have an 'sp' and a 'mup' row"):
+        describe_direction(grid.iloc[:1])
