@@ -68,10 +68,10 @@ from .bootstrap import (  # noqa: F401
     _Boot, _boot_groups, _fitted_optima_steps, _get, _interval, bootstrap_drift, bootstrap_optima, drift_verdict,
     meets_criterion, predicted_drift_steps,
 )
-from .report import _num, describe_drift, describe_transfer, PAPER_REPORTED  # noqa: F401
+from .report import _num, describe_direction, describe_drift, describe_transfer, PAPER_REPORTED  # noqa: F401
 
 __all__ = [
-    "optimum_table", "drift_summary", "describe_transfer", "describe_drift", "grid_step", "metric_label", "METRICS",
+    "optimum_table", "drift_summary", "describe_transfer", "describe_drift", "describe_direction", "grid_step", "metric_label", "METRICS",
     "PAPER_REPORTED", "tail_train_loss", "add_tail_loss", "predicted_drift_steps", "bootstrap_optima",
     "bootstrap_drift", "drift_verdict", "meets_criterion",
 ]

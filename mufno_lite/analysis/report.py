@@ -61,3 +61,41 @@ def describe_transfer(drift, x_label: str = "learning rate") -> str:
         lines.append(f"{name}: optimal {x_label} {r.best_at_K_min:.3g} (K={r.K_min}) → {r.best_at_K_max:.3g} "
                      f"(K={r.K_max}): {move}, fitted {r.fit_drift_steps:+.2f}; {noise}.")
     return "\n".join(lines)
+
+
+def _steps(n: float) -> str:
+    n = float(n)
+    word = "step" if abs(n) == 1 else "steps"
+    return f"{abs(n):g} grid {word}" if n == int(n) else f"{abs(n):.2f} grid steps"
+
+
+def describe_direction(drift, x_label: str = "learning rate") -> str:
+    """Which way each parametrization's optimum moved, and whether that is the paper's picture.
+
+    ``drift`` is :func:`drift_summary`'s table (uses ``drift_steps``, the move on the grid) or
+    :func:`bootstrap_drift`'s (uses ``drift``, the fitted move, and its interval).  The paper's
+    picture: SP's optimum moves down (to a smaller value) as K grows while μP's stays.  With
+    intervals, "moves down" needs the interval below 0 and "stays" the interval to contain 0;
+    without, a move of at least one grid step counts and μP must move less than one.
+    """
+    rows = {r["parametrization"]: r for r in drift.to_dict("records")}
+    if not {"sp", "mup"} <= set(rows):
+        raise ValueError(f"drift must have an 'sp' and a 'mup' row; it has {sorted(rows)}")
+    sp, mu = rows["sp"], rows["mup"]
+    boot = "drift_lo" in drift.columns
+
+    def move(r) -> tuple[float, str]:
+        v = float(r["drift"] if boot else r["drift_steps"])
+        if v == 0 or not math.isfinite(v):
+            return v, "did not move" if v == 0 else "could not be located"
+        return v, f"moved {_steps(v)} {'down' if v < 0 else 'up'}"
+
+    (vs, ws), (vm, wm) = move(sp), move(mu)
+    if boot:
+        sp_down = float(sp["drift_hi"]) < 0
+        mu_stays = float(mu["drift_lo"]) <= 0 <= float(mu["drift_hi"])
+    else:
+        sp_down, mu_stays = vs <= -1, abs(vm) < 1
+    shows = "shows" if sp_down and mu_stays else "does not show"
+    return (f"From K={sp['K_min']} to K={sp['K_max']}, SP's best {x_label} {ws} and μP's {wm}: this run {shows} "
+            f"the paper's picture (SP's optimum moves down, μP's stays).")
