@@ -433,6 +433,28 @@ _choice("10.3", "Multiple choice. Element-wise clipping at 0.01 bounds every ent
         {"a": "Adam normalises each entry's step whatever K is", "c": "K is fixed by the architecture, not by training"})
 
 
+# --- 12 your own data ---------------------------------------------------------------------------
+_choice("12.1", "Multiple choice. Why is the own-data default normaliser per channel, not pointwise?",
+        {"a": "pointwise statistics belong to the training grid's points, so they have no meaning on another grid",
+         "b": "per-channel statistics fit the training data more closely",
+         "c": "a pointwise normaliser changes how many Fourier modes the model keeps"}, "a",
+        {"b": "pointwise statistics fit the training grid *more* closely; that is what ties them to it",
+         "c": "normalisation acts on values, not on the model's modes"})
+
+
+@_register("12.2", "From your zero-shot table: the error at twice the training grid divided by the error at the "
+           "training grid.", rel_tol=0.01, kind="read", hint="the column 'x same-grid error' at the largest grid")
+def _ex122(results):
+    return float(results.sort_index()["x same-grid error"].iloc[-1])
+
+
+@_register("12.3", "A model trained on 64 points with padding=2 (grid points) is evaluated on 128 points. How many "
+           "points does it pad there?", rel_tol=0, kind="explain",
+           hint="an int padding keeps its fraction of the domain: 2/64 of the axis")
+def _ex123():
+    return 4
+
+
 # --- 01 predict and explain --------------------------------------------------------------------
 _register("01.3", "Predict, then run: SP's optimal learning rate at a K between the demo's two. Write your prediction "
           "from the two curves, then run the demo at that K and check it against the run.", kind="predict",

@@ -216,3 +216,13 @@ def test_explore_exercises_computed_from_the_data():
 def test_an_unanswered_exercise_says_so():
     with pytest.raises(ValueError, match=r"(?s)exercise 04\.5: write your answer first .*\(a\) SP's optimum"):
         check("04.5", None)
+
+
+def test_own_data_exercises_grade_right_and_wrong_answers():
+    import pandas as pd
+
+    zero_shot = pd.DataFrame({"x same-grid error": [1.09, 1.0, 1.04]}, index=pd.Index([32, 64, 128], name="grid"))
+    assert check("12.1", "a", quiet=True) and not check("12.1", "b", quiet=True)
+    assert check("12.2", 1.04, results=zero_shot, quiet=True)
+    assert not check("12.2", 1.09, results=zero_shot, quiet=True)  # the coarser grid's ratio, not the finer one's
+    assert check("12.3", 4, quiet=True) and not check("12.3", 2, quiet=True)
