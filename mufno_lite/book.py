@@ -97,6 +97,7 @@ def _prepare(nb, name: str) -> tuple[int, int]:
     """Make a notebook's outputs renderable offline; returns (plotly figures, widgets) replaced."""
     n_plotly = n_widget = 0
     stem = Path(name).stem
+    nb.metadata.pop("widgets", None)  # saved widget state: nbconvert would load the widget manager from the web
     for cell in nb.cells:
         for out in cell.get("outputs", []):
             data = out.get("data")

@@ -122,12 +122,13 @@ def test_every_page_of_the_site_renders_in_chromium(smoke_site):
     run, index = smoke_site
     site = index.parent
     notebooks = sorted(p for p in run.glob("[0-9][0-9]_*.ipynb"))
-    expected_plotly = {}
+    expected_plotly, expected_imgs = {}, {}
     for p in notebooks:
         nb = nbformat.read(p, as_version=4)
-        expected_plotly[p.with_suffix(".html").name] = sum(
-            "application/vnd.plotly.v1+json" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
-    assert len(notebooks) == 11
+        outs = [o.get("data", {}) for c in nb.cells for o in c.get("outputs", [])]
+        expected_plotly[p.with_suffix(".html").name] = sum("application/vnd.plotly.v1+json" in d for d in outs)
+        expected_imgs[p.with_suffix(".html").name] = sum("image/png" in d for d in outs)
+    assert len(notebooks) == 11 and sum(expected_imgs.values()) > 0
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
@@ -151,7 +152,7 @@ def test_every_page_of_the_site_renders_in_chromium(smoke_site):
                 name = page.url.rsplit("/", 1)[-1]
                 seen.append(name)
                 imgs = page.evaluate("() => Array.from(document.images).map(i => [i.complete && i.naturalWidth > 0, i.src.slice(0, 40)])")
-                assert imgs, f"{name}: no figures"
+                assert len(imgs) >= expected_imgs[name], f"{name}: {len(imgs)} images, the notebook has {expected_imgs[name]}"
                 assert all(ok for ok, _ in imgs), (name, [s for ok, s in imgs if not ok])
                 if expected_plotly[name]:
                     page.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=20_000)
