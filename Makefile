@@ -3,6 +3,8 @@
 #                    and figures -> runs/<UTC time>-<preset>/ (REPRODUCE_ARGS=--update-figures: the committed figures/)
 #   make test        the library's doctests, then the test suite, notebooks included (smoke preset)
 #   make lab         JupyterLab on notebooks/ (LAB_ARGS=--no-browser on a server; no browser under $$CI)
+#   make book        the executed notebooks of the newest runs/* (BOOK_RUN=DIR picks one) -> site/index.html
+#   make book-smoke  a smoke reproduction (~2 min) into runs/, then make book: the site's layout, numbers meaningless
 # torch is held at the local CPU wheel by constraints.txt in every install step.
 PYTHON ?= python3
 VENV   ?= .venv
@@ -14,7 +16,10 @@ PYTEST_ARGS ?=
 REPRODUCE_ARGS ?=
 LAB_ARGS ?= $(if $(CI),--no-browser,)
 
-.PHONY: setup reproduce test test-fast lab bench browser-deps browser-install clean-venv
+BOOK_RUN ?=
+BOOK_OUT ?= site
+
+.PHONY: setup reproduce test test-fast lab bench browser-deps browser-install clean-venv book book-smoke
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
@@ -30,6 +35,13 @@ reproduce: setup
 
 lab: setup
 	$(BIN)/python -m jupyterlab --ServerApp.root_dir=notebooks $(LAB_ARGS)
+
+book: setup
+	$(BIN)/python -m mufno_lite.book $(BOOK_RUN) --out $(BOOK_OUT)
+
+book-smoke: setup
+	$(BIN)/python -m mufno_lite reproduce --preset smoke
+	$(BIN)/python -m mufno_lite.book --out $(BOOK_OUT)
 
 test: setup browser-deps
 	MUFNO_PRESET=smoke $(BIN)/python -m pytest --doctest-modules mufno_lite -p no:cacheprovider

@@ -190,7 +190,7 @@ def _curve_frame(df, x, metric):
 
 
 def plot_hparam_curves(df, *, x: str = "lr", metrics=("final_train_loss", "test_rel_l2"), title: str | None = None,
-                       parametrizations=("sp", "mup"), opt=None, intervals=None, drift=None):
+                       parametrizations=("sp", "mup"), opt=None, intervals=None, drift=None, offscale_factor: float = 30.0):
     """Loss against a hyperparameter, one curve per K, SP beside μP (the paper's Figures 1-3).
 
     Each curve is the seed mean; the band spans the seeds' min to max; a star marks the optimum per K
@@ -200,10 +200,17 @@ def plot_hparam_curves(df, *, x: str = "lr", metrics=("final_train_loss", "test_
     (the optimum's 90% bootstrap interval) through a diamond at the fitted optimum.  ``drift``: a
     table of :func:`mufno_lite.analysis.bootstrap_drift`; each column's title then states the
     measured drift with its interval next to the theory's prediction.
+
+    Style (:mod:`mufno_lite.style`): plain-decimal learning-rate ticks that never collide, integer
+    ticks at the swept values for batch size, the legend right of the last column, stars above
+    bands and lines (later K's stars smaller, so coinciding ones stay visible), and a K whose best
+    loss is more than ``offscale_factor`` × the panel row's best left out of the y range and named
+    in a note under the panel.
     """
     import matplotlib.pyplot as plt
     import numpy as np
 
+    from . import style
     from .analysis import metric_label, optimum_table
 
     if df.empty:
@@ -212,38 +219,48 @@ def plot_hparam_curves(df, *, x: str = "lr", metrics=("final_train_loss", "test_
     Ks = sorted(df["K"].unique())
     cmap = plt.get_cmap("plasma")
     colors = {K: cmap(0.1 + 0.75 * i / max(1, len(Ks) - 1)) for i, K in enumerate(Ks)}
-    fig, axes = plt.subplots(len(metrics), len(pars), figsize=(4.6 * len(pars), 3.3 * len(metrics)), squeeze=False, sharex=True)
+    fig, axes = plt.subplots(len(metrics), len(pars), figsize=(4.6 * len(pars) + 0.9, 3.3 * len(metrics)), squeeze=False,
+                             sharex=True)
     for r, metric in enumerate(metrics):
         d = _curve_frame(df, x, metric)
         table = optimum_table(df, x=x, metric=metric, by=("parametrization", "K"))
-        finite = d["_y"].dropna()
+        # off-scale K: best seed-mean loss far above the row's best (one y range per metric row)
+        best_of = {}
+        for K in Ks:
+            t = table[table["K"] == K]["best_metric"]
+            best_of[K] = float(np.nanmin(t.to_numpy(dtype=float))) if len(t) and np.isfinite(t).any() else np.nan
+        off = style.offscale(best_of, offscale_factor)
+        drawn = d[~d["K"].isin(off)]
+        finite = drawn["_y"].dropna()
         ylo, yhi = (finite.min(), finite.quantile(0.95)) if len(finite) else (1e-3, 1)
         for c, par in enumerate(pars):
             ax = axes[r][c]
-            for K in Ks:
+            for i, K in enumerate(Ks):
                 g = d[(d["parametrization"] == par) & (d["K"] == K)]
-                if g.empty:
+                if g.empty or K in off:
                     continue
                 stats = g.groupby(x)["_y"].agg(["mean", "min", "max"])
                 xs = _axis(x, stats.index.to_numpy(dtype=float))
-                ax.plot(xs, stats["mean"], "-o", ms=2.5, lw=1.3, color=colors[K], label=f"K={K}")
-                ax.fill_between(xs, stats["min"], stats["max"], color=colors[K], alpha=0.15, lw=0)
+                ax.plot(xs, stats["mean"], "-o", ms=2.5, lw=1.3, color=colors[K], label=f"K={K}", zorder=style.Z["line"])
+                ax.fill_between(xs, stats["min"], stats["max"], color=colors[K], alpha=0.15, lw=0, zorder=style.Z["band"])
                 best = table[(table["parametrization"] == par) & (table["K"] == K)]
                 if not best.empty and np.isfinite(best["best_metric"].iloc[0]):
-                    ax.plot(_axis(x, best["best_x"].to_numpy(dtype=float)), best["best_metric"], "*", ms=11, color=colors[K], mec="k", mew=0.6)
+                    ax.plot(_axis(x, best["best_x"].to_numpy(dtype=float)), best["best_metric"], "*",
+                            ms=style.star_size(i, len(Ks)), color=colors[K], mec="k", mew=0.6, zorder=style.Z["star"] + i)
                 if intervals is not None and r == 0:
                     iv = intervals[(intervals["parametrization"] == par) & (intervals["K"] == K)]
                     if not iv.empty and np.isfinite(iv["opt"].iloc[0]) and np.isfinite(stats["mean"].min()):
                         o, lo, hi = (float(iv[c].iloc[0]) for c in ("opt", "opt_lo", "opt_hi"))
                         yb = float(stats["mean"].min()) / 1.12
                         ax.errorbar([o], [yb], xerr=[[max(o - lo, 0.0)], [max(hi - o, 0.0)]], fmt="D", ms=4,
-                                    color=colors[K], mec="k", mew=0.5, capsize=3, lw=1.2)
+                                    color=colors[K], mec="k", mew=0.5, capsize=3, lw=1.2, zorder=style.Z["marker"])
                 div = g[g["status"] == "diverged"][x].unique()
                 if len(div):
-                    ax.plot(_axis(x, np.asarray(div, dtype=float)), [yhi * 1.4] * len(div), "x", color=colors[K], ms=5, clip_on=False)
-            ax.set_xscale("log")
+                    ax.plot(_axis(x, np.asarray(div, dtype=float)), [yhi * 1.4] * len(div), "x", color=colors[K], ms=5,
+                            clip_on=False, zorder=style.Z["marker"])
             ax.set_yscale("log")
             ax.set_ylim(ylo / 1.25, yhi * 1.6)
+            style.note_excluded(ax, [f"K={K}" for K in off], {f"K={K}": best_of[K] for K in off})
             head = f"{_PAR_TITLE.get(par, par)}"
             if drift is not None and r == 0:
                 dr = drift[drift["parametrization"] == par]
@@ -257,17 +274,28 @@ def plot_hparam_curves(df, *, x: str = "lr", metrics=("final_train_loss", "test_
                 ax.set_ylabel(metric_label(metric), fontsize=8)
             if r == len(metrics) - 1:
                 ax.set_xlabel(_AXIS_LABEL.get(x, x))
-        axes[r][-1].legend(fontsize=7, loc="upper left", ncol=2)
+        style.legend_outside(axes[r][-1])
+    for ax in axes.flat:  # after all data: the shared x axis knows its full range
+        if x == "batch_size":
+            style.int_axis(ax, df[x].dropna().unique(), "x")
+        else:
+            style.lr_axis(ax, "x")
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    style.finish(fig)
     return fig
 
 
 def plotly_hparam_curves(df, *, x: str = "lr", metric: str = "final_train_loss", title: str | None = None,
-                         parametrizations=("sp", "mup")):
+                         parametrizations=("sp", "mup"), variant: str | None = None):
     """Interactive version of :func:`plot_hparam_curves` for one metric: hover shows each run's
-    config (K, lr, seed, batch size, β₂, steps) and metrics."""
+    config (K, lr, seed, batch size, β₂, steps) and metrics.
+
+    ``variant``: a column whose values split the runs of one K into separate curves (different
+    configurations, never averaged), drawn with different dash styles and named in the legend
+    (``K=8 · width=4``).  Stars (the optimum per curve) are drawn after all curves, so no curve
+    covers them; integer hyperparameters (batch size) get ticks at the swept values."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -278,33 +306,57 @@ def plotly_hparam_curves(df, *, x: str = "lr", metric: str = "final_train_loss",
     pars = [p for p in parametrizations if p in set(df["parametrization"])]
     fig = make_subplots(rows=1, cols=len(pars), subplot_titles=[_PAR_TITLE.get(p, p) for p in pars], shared_yaxes=True)
     d = _curve_frame(df, x, metric)
-    table = optimum_table(df, x=x, metric=metric, by=("parametrization", "K"))
+    if variant is None:
+        d = d.assign(_variant="")
+        variant_col = "_variant"
+    else:
+        variant_col = variant
+    by = ("parametrization", "K", variant_col)
+    table = optimum_table(d, x=x, metric=metric, by=by)
     Ks = sorted(df["K"].unique())
+    variants = sorted(set(d[variant_col]))
+    dashes = ["solid", "dash", "dot", "dashdot", "longdash", "longdashdot"]
     import plotly.colors as pc
 
     palette = pc.sample_colorscale("Plasma", [0.1 + 0.75 * i / max(1, len(Ks) - 1) for i in range(len(Ks))])
+    stars = []
     for c, par in enumerate(pars, 1):
         for i, K in enumerate(Ks):
-            g = d[(d["parametrization"] == par) & (d["K"] == K)]
-            if g.empty:
-                continue
-            mean = g.groupby(x)["_y"].mean()
-            fig.add_trace(go.Scatter(x=_axis(x, mean.index.to_numpy(dtype=float)), y=mean.values, mode="lines", line=dict(color=palette[i]), name=f"K={K}",
-                                     legendgroup=f"K{K}", showlegend=c == 1, hoverinfo="skip"), row=1, col=c)
-            hover = [
-                f"K={r.K} · {par} · lr={r.lr:.3g} · seed={r.seed}<br>batch={r.batch_size} · β₂={r.beta2} · steps={r.steps}"
-                f"<br>train loss={r.final_train_loss:.4g} · test rel L2={r.test_rel_l2:.4g}<br>status={r.status} · run {str(r.run_id)[:10]}"
-                for r in g.itertuples()
-            ]
-            fig.add_trace(go.Scatter(x=_axis(x, g[x].to_numpy(dtype=float)), y=g["_y"], mode="markers", marker=dict(color=palette[i], size=5, opacity=0.6),
-                                     legendgroup=f"K{K}", showlegend=False, text=hover, hoverinfo="text"), row=1, col=c)
-            best = table[(table["parametrization"] == par) & (table["K"] == K)]
-            if not best.empty:
-                fig.add_trace(go.Scatter(x=_axis(x, best["best_x"].to_numpy(dtype=float)), y=best["best_metric"], mode="markers",
-                                         marker=dict(symbol="star", size=13, color=palette[i], line=dict(width=1, color="black")),
-                                         legendgroup=f"K{K}", showlegend=False, hovertext=f"optimum K={K}: {x}={best['best_x'].iloc[0]:.3g}",
-                                         hoverinfo="text"), row=1, col=c)
-        fig.update_xaxes(type="log", title_text=_AXIS_LABEL.get(x, x), row=1, col=c)
+            for j, var in enumerate(variants):
+                g = d[(d["parametrization"] == par) & (d["K"] == K) & (d[variant_col] == var)]
+                if g.empty:
+                    continue
+                name = f"K={K}" + (f" · {var}" if var else "")
+                group = f"K{K}|{var}"
+                mean = g.groupby(x)["_y"].mean()
+                fig.add_trace(go.Scatter(x=_axis(x, mean.index.to_numpy(dtype=float)), y=mean.values, mode="lines",
+                                         line=dict(color=palette[i], dash=dashes[j % len(dashes)]), name=name,
+                                         legendgroup=group, showlegend=c == 1, hoverinfo="skip"), row=1, col=c)
+                hover = [
+                    f"K={r.K} · {par} · lr={r.lr:.3g} · seed={r.seed}<br>batch={r.batch_size} · β₂={r.beta2} · steps={r.steps}"
+                    + (f"<br>{var}" if var else "")
+                    + f"<br>train loss={r.final_train_loss:.4g} · test rel L2={r.test_rel_l2:.4g}<br>status={r.status} · run {str(r.run_id)[:10]}"
+                    for r in g.itertuples()
+                ]
+                fig.add_trace(go.Scatter(x=_axis(x, g[x].to_numpy(dtype=float)), y=g["_y"], mode="markers",
+                                         marker=dict(color=palette[i], size=5, opacity=0.6), legendgroup=group, showlegend=False,
+                                         text=hover, hoverinfo="text"), row=1, col=c)
+                best = table[(table["parametrization"] == par) & (table["K"] == K) & (table[variant_col] == var)]
+                if not best.empty:
+                    stars.append((c, go.Scatter(
+                        x=_axis(x, best["best_x"].to_numpy(dtype=float)), y=best["best_metric"], mode="markers",
+                        marker=dict(symbol="star", size=16 - 6 * i / max(1, len(Ks) - 1), color=palette[i],
+                                    line=dict(width=1, color="black")),
+                        legendgroup=group, showlegend=False, hovertext=f"optimum {name}: {x}={best['best_x'].iloc[0]:.3g}",
+                        hoverinfo="text")))
+        if x == "batch_size":
+            vals = sorted(int(v) for v in d[x].dropna().unique())
+            fig.update_xaxes(type="log", tickmode="array", tickvals=vals, ticktext=[str(v) for v in vals],
+                             title_text=_AXIS_LABEL.get(x, x), row=1, col=c)
+        else:
+            fig.update_xaxes(type="log", title_text=_AXIS_LABEL.get(x, x), row=1, col=c)
+    for c, trace in stars:  # last: above every curve
+        fig.add_trace(trace, row=1, col=c)
     fig.update_yaxes(type="log", title_text=metric_label(metric), row=1, col=1)
     fig.update_layout(title=title, height=420, width=460 * len(pars), template="plotly_white")
     return fig
@@ -354,8 +406,13 @@ def plot_spectra(spectra, Ks=(), ax=None, title: str | None = None):
                 fontsize=7, color="0.3")
     if np.isfinite(lo):
         ax.set_ylim(max(lo, 1e-30) / 3, 3.0)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize=8, frameon=False)
+    from . import style
+
+    style.legend_outside(ax, fontsize=8)
     if title:
         ax.set_title(title)
+    style.int_axis(ax, [k for k in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512) if k <= max(len(e) for e in spectra.values())]
+                   + [int(k) for k in Ks], "x")
+    style.declutter(ax, "x")
     return fig
 

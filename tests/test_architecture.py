@@ -16,7 +16,7 @@ LAYERS = {
     3: "train optim flops memory",
     4: "sweep pool_executor ray_executor store",
     5: "experiments search mutransfer coord_check analysis exercises plan",
-    6: "figures widgets session reproduce",
+    6: "figures style book widgets session reproduce",
     7: "cli __main__",
 }
 LAYER = {m: n for n, mods in LAYERS.items() for m in mods.split()}

@@ -184,4 +184,7 @@ def test_explorer_notebook_runs_and_reacts_in_chromium(lab):
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(shots[1], out / "browser_explorer.png")
     shutil.copyfile(shots[2], out / "browser_live_training.png")
+    if os.environ.get("MUFNO_SCREENSHOTS"):  # the committed screenshot (figures/screenshots/explorer.png)
+        (REPO / "figures" / "screenshots").mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shots[0], REPO / "figures" / "screenshots" / "explorer.png")
     print(f"browser test: {time.monotonic() - t0:.1f} s in the browser; screenshots {[str(s) for s in shots]}")

@@ -110,8 +110,11 @@ def test_explorer_reads_a_store_filters_sweeps_and_reloads(tmp_path):
     store.write_rows(rows(t[t["K"] != 16]), sweeps=["small"])
     ex = ResultsExplorer(store)
     assert set(ex.data["K"]) == {3, 8} and ex.controls["sweep"].options == ("(all)", "small")
+    assert ex.selection()["sweep"] == "small"  # one sweep by default, never "(all)"
     store.write_rows(rows(t[t["K"] == 16]), sweeps=["big"])
     ex.reload()
+    assert ex.selection()["sweep"] == "small" and set(ex.data["K"]) == {3, 8}  # a reload keeps the choice
+    ex.select(sweep="(all)")
     assert set(ex.data["K"]) == {3, 8, 16}
     ex.select(sweep="big")
     assert set(ex.data["K"]) == {16} and ex.selection()["Ks"] == (16,)
