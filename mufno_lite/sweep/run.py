@@ -133,6 +133,15 @@ def _signal_handlers(flag: _StopFlag, enabled: bool, log: Callable[[str], None])
 _progress_enabled = progress_enabled  # the old private name
 
 
+def _step_of(args, kwargs) -> int | None:
+    """The step number a trainer's progress callback reports (``step=``, the first argument, or a
+    mapping's ``"step"``), or None when it reports none (then one step passed)."""
+    step = kwargs.get("step", args[0] if args else None)
+    if isinstance(step, Mapping):
+        step = step.get("step")
+    return int(step) if isinstance(step, (int, float)) and not isinstance(step, bool) else None
+
+
 class _StepBar:
     """Adapter from the trainer's progress callback to an inner tqdm bar over steps."""
 
@@ -143,11 +152,9 @@ class _StepBar:
         self.n = 0
 
     def __call__(self, *args, **kwargs):
-        step = kwargs.get("step", args[0] if args else None)
-        if isinstance(step, Mapping):
-            step = step.get("step")
-        if isinstance(step, (int, float)) and not isinstance(step, bool):
-            target = int(step)
+        step = _step_of(args, kwargs)
+        if step is not None:
+            target = step
             if target > self.n:
                 self.bar.update(target - self.n)
                 self.n = target
@@ -171,11 +178,9 @@ class _StepLines(_StepBar):
         self.n = 0
 
     def __call__(self, *args, **kwargs):
-        step = kwargs.get("step", args[0] if args else None)
-        if isinstance(step, Mapping):
-            step = step.get("step")
-        if isinstance(step, (int, float)) and not isinstance(step, bool):
-            self.bar.set(int(step))
+        step = _step_of(args, kwargs)
+        if step is not None:
+            self.bar.set(step)
         else:
             self.bar.update(1)
         self.n = self.bar.n
