@@ -1,79 +1,17 @@
-"""Exercises for a class: each notebook poses them, this module holds the reference solutions.
-
-A teacher hands out the notebooks; students answer in a cell and call
-``check("04.1", answer, results=table)``, which says whether the answer is right (within a stated
-tolerance) and gives a hint if not.
-
-Exercises come in kinds (``Exercise.kind``, :func:`list_exercises` ``kind=``):
-
-* ``predict``: write a prediction down, then run something (seconds at the ``smoke`` preset) and
-  check the prediction against what the run measured; the check reveals the measured value.
-* ``explain``: a multiple-choice question (answer ``"a"``, ``"b"``, …; each wrong choice says why it is
-  wrong) or a short number that follows from the notebook's argument.
-* ``implement``: write a function (μP's init scaling, μP's optimizer groups); ``check`` runs it
-  against :mod:`mufno_lite.parametrization` on hidden K, d and widths and says where it differs.
-* ``explore``: use a widget or a table to find something; the answer is computed from the data.
-* ``compute``: a number from the paper's formulas.  ``read``: a number read off the notebook's own
-  results (kept few).  ``reference(id, **data)`` returns the solution itself;
-``reference()`` (or ``reference(notebook="04", results=table)``) prints the answer key as a table, and
-``reference(as_dict=True)`` returns it as a dict.  Solutions that depend on data (e.g. "read the
-optimum off your sweep") are computed from the table the student passes, so they are right for every
-preset; without it, :func:`check` says what to pass.  :func:`paper_reference` prints the paper's
-reported optima as a table.
-"""
+"""The course's exercises, notebook by notebook: each question, its kind and its reference
+solution (registered in :data:`mufno_lite.exercises.core.EXERCISES` as this module is imported)."""
 from __future__ import annotations
 
-import inspect
 import math
-from dataclasses import dataclass
-from typing import Any, Callable
 
-__all__ = ["EXERCISES", "KINDS", "check", "reference", "list_exercises", "question", "paper_reference"]
-
-#: the kinds of exercise, in the order a notebook lists them
-KINDS = ("predict", "explain", "implement", "explore", "compute", "read")
-
-
-@dataclass(frozen=True)
-class Exercise:
-    id: str
-    question: str
-    solve: Callable[..., Any]
-    rel_tol: float = 1e-3
-    hint: str = ""
-    kind: str = "read"
-    #: multiple choice: {letter: text}; the answer is a letter
-    options: dict | None = None
-    #: multiple choice: {wrong letter: why it is wrong}
-    feedback: dict | None = None
-    #: custom grading: grade(answer, reference) -> (ok, message)
-    grade: Callable[..., tuple] | None = None
-
-
-EXERCISES: dict[str, Exercise] = {}
-
-
-def _register(id: str, question: str, rel_tol: float = 1e-3, hint: str = "", kind: str = "read", **extra):
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}; got kind={kind!r}")
-
-    def deco(fn):
-        EXERCISES[id] = Exercise(id, question, fn, rel_tol, hint, kind, **extra)
-        return fn
-
-    return deco
-
-
-def _choice(id: str, question: str, options: dict, answer: str, feedback: dict, hint: str = ""):
-    """Register a multiple-choice ``explain`` exercise (answer: one letter)."""
-    _register(id, question, hint=hint, kind="explain", options=options, feedback=feedback)(lambda: answer)
+from .core import _choice, _register
 
 
 # --- 01 overview -----------------------------------------------------------------------------
 @_register("01.1", "How many times more parameters has the paper's FNO-3D (width 64, 4 layers) at K=24 than at K=3?",
            rel_tol=1e-3, hint="count_parameters(d=3, K=..., width=64)['total']; the spectral part grows like K^3", kind="compute")
 def _ex011():
-    from .fno import count_parameters
+    from ..fno import count_parameters
 
     return count_parameters(d=3, K=24, width=64)["total"] / count_parameters(d=3, K=3, width=64)["total"]
 
@@ -94,7 +32,7 @@ def _ex021():
 @_register("02.2", "On a 16-point non-last axis with K=4, give the gain of a cosine at frequencies 0..8 as a list.",
            rel_tol=0, hint="frequencies -K..K-1 are kept: what happens at exactly K?", kind="compute")
 def _ex022():
-    from .fno import mode_response
+    from ..fno import mode_response
 
     return [g for _, g in mode_response(4, (16, 16), axis=0)]
 
@@ -112,7 +50,7 @@ def _ex023():
 @_register("03.1", "A learning rate of 3e-3 was tuned at K_proxy=4. By Algorithm 1, what LR should R use at K=64?",
            hint="eta_target = sqrt(log K_proxy / log K_target) * eta_proxy", kind="compute")
 def _ex031():
-    from .parametrization import transfer
+    from ..parametrization import transfer
 
     return transfer({"lr": 3e-3}, 4, 64)["lr"]
 
@@ -120,7 +58,7 @@ def _ex031():
 @_register("03.2", "And the init variance 0.02 tuned at K_proxy=4, transferred to K=64?",
            hint="variances scale with the ratio itself, not its square root", kind="compute")
 def _ex032():
-    from .parametrization import transfer
+    from ..parametrization import transfer
 
     return transfer({"init_var": 0.02}, 4, 64)["init_var"]
 
@@ -158,7 +96,7 @@ def _ref_init_std(K, d, fan_in, base_K=3):
 
 
 def _grade_init(fn, _ref):
-    from .parametrization import Parametrization
+    from ..parametrization import Parametrization
 
     if not callable(fn):
         return False, ("pass your function itself, e.g. check(\"03.4\", mup_init_std) (no parentheses); "
@@ -203,8 +141,8 @@ def _ref_param_groups(model, lr, base_K=3):
 def _grade_groups(fn, _ref):
     import torch
 
-    from .fno import FNO
-    from .parametrization import Parametrization, param_groups
+    from ..fno import FNO
+    from ..parametrization import Parametrization, param_groups
 
     if not callable(fn):
         return False, ("pass your function itself, e.g. check(\"03.5\", mup_param_groups) (no parentheses); "
@@ -266,7 +204,7 @@ _register("03.6", "Multiple choice. Why does μP for FNO scale with 1/√(d log 
 
 # --- 04-09: read, predict and explain the sweeps ---------------------------------------------
 def _opt(results, parametrization, K=None, metric="final_train_loss", x="lr"):
-    from .analysis import optimum_table
+    from ..analysis import optimum_table
 
     t = optimum_table(results, x=x, metric=metric, by=("parametrization", "K"))
     t = t[t["parametrization"] == parametrization]
@@ -277,7 +215,7 @@ def _opt(results, parametrization, K=None, metric="final_train_loss", x="lr"):
 
 
 def _drift(results, parametrization, metric="final_train_loss"):
-    from .analysis import drift_summary, optimum_table
+    from ..analysis import drift_summary, optimum_table
 
     t = drift_summary(optimum_table(results, metric=metric, by=("pde", "parametrization", "K")))
     return float(t[t["parametrization"] == parametrization]["drift_steps"].iloc[0])
@@ -327,7 +265,7 @@ for _nb in ("04", "05", "06"):
            "(energy beyond K at most 1%).", rel_tol=0, kind="explore",
            hint="energy_beyond(spectrum, K) for K = 1, 2, 3, …: the first K where it is <= 0.01")
 def _ex044(spectrum):
-    from .spectra import energy_beyond
+    from ..spectra import energy_beyond
 
     for K in range(1, len(spectrum) + 1):
         if energy_beyond(spectrum, K) <= 0.01:
@@ -500,191 +438,8 @@ def _grade_member(answer, ref):
            "the largest?", kind="explore", grade=_grade_member,
            hint="explorer.select(metric='test_rel_l2'), then explorer.optimum")
 def _ex113(results):
-    from .analysis import optimum_table
+    from ..analysis import optimum_table
 
     r = results[(results["pde"] == "burgers") & (results["parametrization"] == "mup")]
     t = optimum_table(r, metric="test_rel_l2", by=("parametrization", "K"))
     return sorted(int(k) for k in t[t["best_x"] == t["best_x"].max()]["K"])
-
-
-# --- api --------------------------------------------------------------------------------------
-# notebooks list their exercises in id order
-_ordered = sorted(EXERCISES.items(), key=lambda kv: tuple(int(x) for x in kv[0].split(".")))
-EXERCISES.clear()
-EXERCISES.update(_ordered)
-
-
-def list_exercises(notebook: str | None = None, kind: str | None = None) -> list[tuple[str, str]]:
-    """``(id, question)`` of every exercise, or of one notebook's (``notebook="04"``) or one kind's."""
-    if kind is not None and kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}; got kind={kind!r}")
-    nb = None if notebook is None else str(notebook).zfill(2)
-    return [(e.id, e.question) for e in EXERCISES.values()
-            if (nb is None or e.id.startswith(f"{nb}.")) and (kind is None or e.kind == kind)]
-
-
-def question(exercise_id: str) -> str:
-    """The question as a notebook shows it: for multiple choice, with its lettered options."""
-    ex = _get(exercise_id)
-    if not ex.options:
-        return ex.question
-    return ex.question + "\n" + "\n".join(f"  ({k}) {v}" for k, v in ex.options.items())
-
-
-_WHAT = {"results": "the notebook's results table, the DataFrame its sweep returned",
-         "table": "the cost table (e.g. result.table)"}
-
-
-def _needs(ex: Exercise) -> list[str]:
-    """The data an exercise's solution is computed from (its required arguments)."""
-    return [n for n, p in inspect.signature(ex.solve).parameters.items()
-            if p.default is inspect.Parameter.empty and not n.startswith("_")
-            and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-
-
-def _get(exercise_id: str) -> Exercise:
-    ex = EXERCISES.get(str(exercise_id))
-    if ex is None:
-        raise ValueError(f"exercise_id must be one of {sorted(EXERCISES)}; got exercise_id={exercise_id!r}")
-    return ex
-
-
-def _solve(ex: Exercise, data: dict, call: str):
-    needs = _needs(ex)
-    missing = [n for n in needs if n not in data]
-    extra = [n for n in data if n not in inspect.signature(ex.solve).parameters or n.startswith("_")]
-    if missing:
-        what = "; ".join(f"{n}= ({_WHAT[n]})" if n in _WHAT else f"{n}=" for n in missing)
-        example = ", ".join(f"{n}={n}" for n in needs)
-        answer = ", answer" if call == "check" else ""
-        raise TypeError(f"exercise {ex.id} is computed from your data: pass {what}, "
-                        f'e.g. {call}("{ex.id}"{answer}, {example})')
-    if extra:
-        takes = ", ".join(f"{n}=" for n in needs) or "nothing but the answer"
-        raise TypeError(f"exercise {ex.id} does not use {', '.join(f'{n}=' for n in extra)}; it takes {takes}")
-    return ex.solve(**data)
-
-
-def _fmt(v) -> str:
-    if callable(v):
-        return f"the function {v.__module__}.{v.__name__}"
-    if isinstance(v, bool) or v is None:
-        return str(v)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_fmt(x) for x in v) + "]"
-    if isinstance(v, int):
-        return f"{v:,}"
-    if isinstance(v, float):
-        if v.is_integer() and abs(v) >= 1e4:
-            return f"{v:,.0f}"
-        return f"{v:.2e}" if 0 < abs(v) < 1e-2 else f"{v:.4g}"
-    return str(v)
-
-
-def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
-    clip = [tuple(str(c) for c in r) for r in rows]
-    widths = [max(len(h), *(len(r[i]) for r in clip)) if clip else len(h) for i, h in enumerate(header)]
-    line = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
-    return "\n".join([line(header), line(tuple("-" * w for w in widths)), *(line(r) for r in clip)])
-
-
-def reference(exercise_id: str | None = None, *, notebook: str | None = None, as_dict: bool = False, **data):
-    """The reference solutions.
-
-    ``reference("04.1", results=table)`` returns one solution (computed from ``data`` for
-    data-dependent exercises).  ``reference()`` prints the answer key as a table (``notebook="04"``:
-    that notebook's exercises; data-dependent ones are computed when their data is passed, else
-    say what they need) and returns nothing; ``reference(as_dict=True)`` returns ``{id: answer}``
-    (``None`` where the data is missing).
-    """
-    if exercise_id is not None:
-        return _solve(_get(exercise_id), data, "reference")
-    chosen = [e for e in EXERCISES.values() if notebook is None or e.id.startswith(f"{str(notebook).zfill(2)}.")]
-    if not chosen:
-        raise ValueError(f"notebook={notebook!r} has no exercises; notebooks with exercises: "
-                         f"{sorted({e.id.split('.')[0] for e in EXERCISES.values()})}")
-    answers, shown = {}, []
-    for e in chosen:
-        needs = _needs(e)
-        if all(n in data for n in needs):
-            answers[e.id] = e.solve(**{n: data[n] for n in needs})
-            text = _fmt(answers[e.id])
-        else:
-            answers[e.id] = None
-            text = "needs " + ", ".join(f"{n}=" for n in needs)
-        shown.append((e.id, e.question, text))
-    if as_dict:
-        return answers
-    print(_table(shown, ("exercise", "question", "answer")))
-    return None
-
-
-def paper_reference(*keys: str, as_dict: bool = False):
-    """Print what the paper reports (:data:`mufno_lite.analysis.PAPER_REPORTED`) as a table, one row per
-    experiment and parametrization; ``keys`` select experiments (e.g. ``"burgers"``).
-    ``as_dict=True`` returns the raw dict (of the selected experiments) instead."""
-    from .analysis import PAPER_REPORTED
-
-    unknown = [k for k in keys if k not in PAPER_REPORTED]
-    if unknown:
-        raise ValueError(f"keys must be among {sorted(PAPER_REPORTED)}; got {unknown}")
-    chosen = {k: PAPER_REPORTED[k] for k in (keys or PAPER_REPORTED)}
-    if as_dict:
-        return chosen
-    rows = []
-    for exp, by_par in chosen.items():
-        for par, val in by_par.items():
-            name = {"sp": "SP", "mup": "μP"}.get(par, par)
-            if isinstance(val, dict):
-                text = ", ".join(f"{k if isinstance(k, str) else f'K={k}'}: {_fmt(v)}" for k, v in val.items())
-            else:
-                text = str(val)
-            rows.append((exp, name, text))
-    print("The paper reports (Li, Yoo & Yang, ICML 2025):")
-    print(_table(rows, ("experiment", "parametrization", "optimum")))
-    return None
-
-
-def _close(a, b, rel_tol) -> bool:
-    if isinstance(b, (list, tuple)):
-        return isinstance(a, (list, tuple)) and len(a) == len(b) and all(_close(x, y, rel_tol) for x, y in zip(a, b))
-    try:
-        a, b = float(a), float(b)
-    except (TypeError, ValueError):
-        return a == b
-    if rel_tol == 0:
-        return abs(a - b) <= 1e-9 * max(1.0, abs(b))
-    return math.isclose(a, b, rel_tol=rel_tol, abs_tol=1e-12)
-
-
-def _grade_choice(ex: Exercise, answer, ref) -> tuple[bool, str]:
-    letter = str(answer).strip().strip("()").strip(").").lower() if isinstance(answer, str) else None
-    if letter not in ex.options:
-        return False, f"answer with one letter among {', '.join(ex.options)}; got {answer!r}"
-    if letter == ref:
-        return True, ""
-    return False, (ex.feedback or {}).get(letter, "")
-
-
-def check(exercise_id: str, answer, *, quiet: bool = False, **data) -> bool:
-    """Grade an answer: True if it matches the reference within the exercise's tolerance.
-
-    Prints ``correct ✓`` or ``not yet ✗`` with a hint (for a multiple choice, why that choice is
-    wrong; for an implementation, the first hidden case where it differs from the library; for a
-    prediction, what the run measured).  ``quiet=True`` prints nothing.
-    """
-    ex = _get(exercise_id)
-    if answer is None:
-        raise ValueError(f"exercise {ex.id}: write your answer first (it is None); the question: {question(ex.id)}")
-    ref = _solve(ex, data, "check")
-    note = ""
-    if ex.grade is not None:
-        ok, note = ex.grade(answer, ref)
-    elif ex.options:
-        ok, note = _grade_choice(ex, answer, ref)
-    else:
-        ok = _close(answer, ref, ex.rel_tol)
-    if not quiet:
-        hint = note if note else ("" if ok else ex.hint)
-        print(f"{exercise_id}: {'correct ✓' if ok else 'not yet ✗'}" + (f"  {'' if ok else 'hint: '}{hint}" if hint else ""))
-    return ok
