@@ -197,7 +197,9 @@ EXPERIMENT_SIZES: dict[str, dict] = {
     "burgers_width": {
         "base": "burgers",
         "smoke": {"parametrizations": ["mup"]},
-        "quick": {"seeds": [0, 1, 2], "lr": _LIMITS_LR, "parametrizations": ["mup"]},
+        # width 32's optimum sat at the lower end of _LIMITS_LR (the grid rule: extend it on that side)
+        "quick": {"seeds": [0, 1, 2], "lr": {"start": -2.75, "stop": -1.625, "per_decade": 8},
+                  "parametrizations": ["mup"]},
         "paper": {"K": [3, 512], "parametrizations": ["mup"]},
         "gpu": {"K": [3, 512], "parametrizations": ["mup"]},
     },
