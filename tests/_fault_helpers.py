@@ -4,7 +4,8 @@ import math
 import os
 import signal
 import time
-from pathlib import Path
+
+from _ray_helpers import CrashingTrainer  # same folder: the workers import it by name too
 
 
 def fake_data(pde, *, resolution, n_train, n_test, seed=0, cache_dir=None, device="cpu", **params):
@@ -23,7 +24,7 @@ def _results(members, steps):
     return out
 
 
-class KillingTrainer:
+class KillingTrainer(CrashingTrainer):
     """Instant fake results, except that chosen populations SIGKILL their own worker process.
 
     ``kill_once``: (parametrization kind, K) pairs whose first attempt kills the worker (a marker
@@ -31,23 +32,15 @@ class KillingTrainer:
     attempt appends a line to ``marker_dir/attempts.log``.
     """
 
-    def __init__(self, marker_dir, kill_once=(), kill_always=()):
-        self.marker_dir = str(marker_dir)
-        self.kill_once = {tuple(x) for x in kill_once}
-        self.kill_always = {tuple(x) for x in kill_always}
+    marker = "killed"
 
-    def __call__(self, fno_config, parametrization, dataset, members, train, **kwargs):
-        key = (parametrization.kind, fno_config.K)
-        d = Path(self.marker_dir)
-        with open(d / "attempts.log", "a") as f:
-            f.write(f"{key[0]} {key[1]} {os.getpid()}\n")
-        if key in self.kill_always:
-            os.kill(os.getpid(), signal.SIGKILL)
-        if key in self.kill_once:
-            marker = d / f"killed_{key[0]}_{key[1]}"
-            if not marker.exists():
-                marker.write_text(str(os.getpid()))
-                os.kill(os.getpid(), signal.SIGKILL)
+    def __init__(self, marker_dir, kill_once=(), kill_always=()):
+        super().__init__(marker_dir, crash_once=kill_once, crash_always=kill_always)
+
+    def _die(self):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    def _train(self, fno_config, parametrization, dataset, members, train, **kwargs):
         return _results(members, train.steps)
 
 

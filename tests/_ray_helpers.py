@@ -11,13 +11,24 @@ class CrashingTrainer:
 
     ``crash_once``: (parametrization kind, K) pairs whose first attempt calls ``os._exit(1)``
     (a marker file in ``marker_dir`` remembers the attempt); ``crash_always``: pairs that do it on
-    every attempt.  Every attempt is logged as a line in ``marker_dir/attempts.log``.
+    every attempt.  Every attempt is logged as a line in ``marker_dir/attempts.log``.  Subclasses
+    change how the process dies (:meth:`_die`) and what a surviving attempt returns (:meth:`_train`).
     """
+
+    marker = "crashed"
 
     def __init__(self, marker_dir, crash_once=(), crash_always=()):
         self.marker_dir = str(marker_dir)
         self.crash_once = {tuple(x) for x in crash_once}
         self.crash_always = {tuple(x) for x in crash_always}
+
+    def _die(self):
+        os._exit(1)
+
+    def _train(self, fno_config, parametrization, dataset, members, train, **kwargs):
+        from mufno_lite.train import train_population
+
+        return train_population(fno_config, parametrization, dataset, members, train, **kwargs)
 
     def __call__(self, fno_config, parametrization, dataset, members, train, **kwargs):
         key = (parametrization.kind, fno_config.K)
@@ -25,15 +36,13 @@ class CrashingTrainer:
         with open(d / "attempts.log", "a") as f:
             f.write(f"{key[0]} {key[1]} {os.getpid()}\n")
         if key in self.crash_always:
-            os._exit(1)
+            self._die()
         if key in self.crash_once:
-            marker = d / f"crashed_{key[0]}_{key[1]}"
+            marker = d / f"{self.marker}_{key[0]}_{key[1]}"
             if not marker.exists():
                 marker.write_text(str(os.getpid()))
-                os._exit(1)
-        from mufno_lite.train import train_population
-
-        return train_population(fno_config, parametrization, dataset, members, train, **kwargs)
+                self._die()
+        return self._train(fno_config, parametrization, dataset, members, train, **kwargs)
 
 
 def slow_trainer(fno_config, parametrization, dataset, members, train, **kwargs):

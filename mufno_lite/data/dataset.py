@@ -19,7 +19,6 @@ of the time-discretisation error (~1e-8 relative) if the chunking changes.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Dict, Optional, Sequence, Tuple
 
@@ -32,9 +31,9 @@ from .burgers import burgers_initial_condition, solve_burgers
 from .cache import SOLVER_VERSION, cached_arrays, resolve_cache_dir
 from .darcy import DarcySolver, darcy_coefficient
 from .grf import require_positive, sample_noise
-from .navier_stokes import FORCINGS, flow_defaults, ns_forcing, ns_initial_condition, solve_navier_stokes
+from .navier_stokes import ns_forcing, ns_initial_condition, solve_navier_stokes
 from .normalizers import UnitGaussianNormalizer, make_normalizer
-from .params import DEFAULTS, check_generated, check_resolution, resolve_params
+from .params import DEFAULTS, burgers_default_solve_resolution, check_generated, check_resolution, resolve_params
 
 __all__ = ["PDES", "UnitGaussianNormalizer", "PDEDataset", "load_dataset", "make_config",
            "generate_split", "check_resolution_for_modes", "dataset_meta", "burgers_default_solve_resolution"]
@@ -123,23 +122,6 @@ class PDEDataset:
 # ----------------------------------------------------------------------------
 # config
 # ----------------------------------------------------------------------------
-def burgers_default_solve_resolution(resolution: int, nu: float) -> int:
-    """Default Burgers solve grid: the smallest multiple of ``resolution`` >= ``max(1024, 2/nu)``.
-
-    Measured (``tests/test_data_burgers.py``; 100 zero-mean GRF samples, T = 1, the solve at
-    ``n`` against the same initial data Fourier-interpolated to ``2n``, max relative L2 at the
-    256 training points): default IC (max|u0| up to 2.1) at :math:`\\nu = 10^{-3}`: 1.4e-7 at
-    ``n = 1024``, 1.1e-12 at ``n = 2048``; at :math:`\\nu = 3\\cdot10^{-3}`, ``n = 1024``: 3e-13;
-    classic IC (alpha 2.5, tau 7, sigma 49) at :math:`\\nu = 10^{-3}`, ``n = 2048``: 4e-15.
-    The CFL time step adds <= 2.3e-8 (twice the steps). Against Cole--Hopf (sine, A = 1) the
-    default grid gives ~4e-9 down to :math:`\\nu = 3\\cdot10^{-4}` (``n = 2048`` there: 1e-5).
-    The rule keeps 1024 for :math:`\\nu \\ge 2\\cdot10^{-3}`, so the data values at
-    :math:`\\nu = 0.1` are unchanged.
-    """
-    target = max(1024, math.ceil(2.0 / float(nu)))
-    return int(resolution) * max(1, math.ceil(target / int(resolution)))
-
-
 def _check_pde(pde: str) -> str:
     if pde not in PDES:
         raise ValueError(f"pde={pde!r} is invalid: allowed values are {PDES}")

@@ -184,7 +184,19 @@ def burgers_step_estimate(p: Mapping) -> int:
     return max(1, math.ceil(float(p["t_final"]) / dt))
 
 
-def _burgers_default_solve_resolution(resolution: int, nu: float) -> int:
+def burgers_default_solve_resolution(resolution: int, nu: float) -> int:
+    """Default Burgers solve grid: the smallest multiple of ``resolution`` >= ``max(1024, 2/nu)``.
+
+    Measured (``tests/test_data_burgers.py``; 100 zero-mean GRF samples, T = 1, the solve at
+    ``n`` against the same initial data Fourier-interpolated to ``2n``, max relative L2 at the
+    256 training points): default IC (max|u0| up to 2.1) at :math:`\\nu = 10^{-3}`: 1.4e-7 at
+    ``n = 1024``, 1.1e-12 at ``n = 2048``; at :math:`\\nu = 3\\cdot10^{-3}`, ``n = 1024``: 3e-13;
+    classic IC (alpha 2.5, tau 7, sigma 49) at :math:`\\nu = 10^{-3}`, ``n = 2048``: 4e-15.
+    The CFL time step adds <= 2.3e-8 (twice the steps). Against Cole--Hopf (sine, A = 1) the
+    default grid gives ~4e-9 down to :math:`\\nu = 3\\cdot10^{-4}` (``n = 2048`` there: 1e-5).
+    The rule keeps 1024 for :math:`\\nu \\ge 2\\cdot10^{-3}`, so the data values at
+    :math:`\\nu = 0.1` are unchanged.
+    """
     target = max(1024, math.ceil(2.0 / float(nu)))
     return int(resolution) * max(1, math.ceil(target / int(resolution)))
 
@@ -209,7 +221,7 @@ def resolve_params(pde: str, resolution: int, params: Mapping) -> dict:
         p[k] = spec.check(k, p[k])
     if pde == "burgers":
         if p["solve_resolution"] is None:
-            p["solve_resolution"] = _burgers_default_solve_resolution(s, p["nu"])
+            p["solve_resolution"] = burgers_default_solve_resolution(s, p["nu"])
         sr = p["solve_resolution"]
         if sr % s or sr > MAX_RESOLUTION["burgers"]:
             raise _bad("solve_resolution", sr, f"multiples of resolution={s} up to {MAX_RESOLUTION['burgers']}")

@@ -21,6 +21,11 @@ from .spectral import _check_grid, check_K, FourierLayer, PointwiseLinear, spect
 # --------------------------------------------------------------------------------------------
 
 
+def padding_points(p, n: int) -> int:
+    """Grid points of one axis's padding on an ``n``-point axis: a float is a fraction of the axis
+    (``round(p · n)``, halves up), an int is that many points."""
+    return int(math.floor(p * n + 0.5)) if isinstance(p, float) else int(p)
+
 @dataclass(frozen=True)
 class FNOConfig:
     """Architecture of an FNO.  The defaults are the paper's: 4 layers, width 64, GELU.
@@ -101,12 +106,10 @@ class FNOConfig:
         """
         out = []
         for i, (n, p) in enumerate(zip(spatial, self.pads)):
-            if isinstance(p, float):
-                out.append(int(math.floor(p * n + 0.5)))
-            elif train_resolution is not None and p and int(train_resolution[i]) != int(n):
-                out.append(int(math.floor(p * n / int(train_resolution[i]) + 0.5)))
+            if not isinstance(p, float) and train_resolution is not None and p and int(train_resolution[i]) != int(n):
+                out.append(int(math.floor(p * n / int(train_resolution[i]) + 0.5)))  # keep its fraction
             else:
-                out.append(int(p))
+                out.append(padding_points(p, n))
         return tuple(out)
 
     @property

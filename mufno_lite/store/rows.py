@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Mapping
 
 from ..canonical import canonical_json
+from ..validation import short as _short  # messages never print a whole value
 
 DEFAULT_STORE = os.path.join("results", "results.sqlite")
 STATUSES = ("done", "diverged", "failed")
@@ -75,15 +76,6 @@ _OUR_TABLES = {"runs", "sweep_runs", "sweeps", "meta"}
 class StoreError(ValueError):
     """The results store cannot be used: not an SQLite file, not a results store, a newer schema,
     a folder, an unwritable path, a corrupt file (the message names the path and what was found)."""
-
-
-def _short(value, limit: int = 80) -> str:
-    """``repr(value)`` cut to ``limit`` characters (error messages never print a whole value)."""
-    try:
-        text = repr(value)
-    except Exception:  # noqa: BLE001
-        text = f"<{type(value).__name__}>"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _one_line(text: str) -> str:

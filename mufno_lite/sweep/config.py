@@ -59,6 +59,7 @@ from ..device import DEVICES
 from ..validation import ConfigError
 from ..fno import FNOConfig, max_modes
 from ..train import OPTIONAL_TRAIN_FIELDS
+from ..fno.network import padding_points
 from ..fno import GRID_CONVENTIONS, OPTIONAL_MODEL_FIELDS
 from . import owndata
 from .identity import (  # noqa: F401  (_canonical_json: the old private name)
@@ -204,7 +205,7 @@ class SweepConfig:
             pars.append(entry)
 
         pads = model["padding"] if isinstance(model["padding"], list) else [model["padding"]] * d
-        pads = [owndata.pad_points(p, data["resolution"]) for p in pads]
+        pads = [padding_points(p, data["resolution"]) for p in pads]
         n_t = _time_frames(pde, d, data["params"]) if factory is None else None
         kmax = _max_K(d, data["resolution"], pads, n_t=n_t)
         if n_t is not None and kmax < _max_K(d, data["resolution"], pads):

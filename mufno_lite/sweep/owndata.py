@@ -36,20 +36,14 @@ from typing import Mapping
 from ..data.arrays import GRIDS
 from ..data.normalizers import NORMALIZATIONS
 from ..data.registry import check_loader_signature, default_loader, get_pde, import_pde_module
-from ..fno import GRID_CONVENTIONS
-from .validate import _bad, _mapping, _str
+from .validate import _bad, _str
 
-__all__ = ["BUILTIN_NORMALIZE", "FILE_NORMALIZE", "prepare_data", "identity_data", "dry_run_check", "pad_points"]
+__all__ = ["BUILTIN_NORMALIZE", "FILE_NORMALIZE", "prepare_data", "identity_data", "dry_run_check"]
 
 #: the built-in PDEs' normalisation (the FNO reference code's), left out of their runs' identity
 BUILTIN_NORMALIZE = "pointwise"
 #: the own-data default
 FILE_NORMALIZE = "channel"
-
-
-def pad_points(p, resolution: int) -> int:
-    """Grid points of one axis's padding at ``resolution`` (a float is a fraction of the axis)."""
-    return int(p * resolution + 0.5) if isinstance(p, float) else int(p)
 
 
 def padding_value(path: str, v, resolution: int | None = None):

@@ -319,17 +319,13 @@ def _factory(spec: str) -> None:
 
 
 def _member_bytes(model: Mapping, K: int, spatial: Iterable[int], batch_size: int) -> int:
-    """Estimated memory of one model in training (float32): weights, gradients and Adam's two
-    moments (a complex spectral weight counts twice), plus the forward activations kept for the
-    backward pass (the batch × grid points × (4 per layer × width + 2 × projection width))."""
-    from ..fno import count_parameters, FNOConfig
+    """Estimated memory of one model in training (float32): :func:`mufno_lite.memory.estimate_config_memory`
+    for one member (weights, gradients, Adam's two moments and the activations kept for backward)."""
+    from ..fno import FNOConfig
+    from ..memory import estimate_config_memory
 
     cfg = FNOConfig(K=int(K), **{k: (tuple(v) if isinstance(v, list) else v) for k, v in model.items()})
-    n = count_parameters(cfg)
-    state = 4 * 4 * (2 * n["spectral"] + n["other"])
-    pts = math.prod(int(s) + int(p) for s, p in zip(spatial, cfg.pads))
-    act = 4 * batch_size * pts * (4 * cfg.width * cfg.n_layers + 2 * cfg.projection_width)
-    return state + act
+    return estimate_config_memory(cfg, tuple(int(n) for n in spatial), int(batch_size), 1).total
 
 
 def _sizes(*, pde: str, data: Mapping, model: Mapping, K: Iterable[int], batch_sizes: Iterable[int],
