@@ -20,7 +20,7 @@ def main():
     ap.add_argument("--steps", type=int, default=60)
     args = ap.parse_args()
     torch.set_num_threads(1)
-    from mufno_lite.pool_executor import LocalPoolExecutor
+    from mufno_lite.sweep.executors.pool import LocalPoolExecutor
     from mufno_lite.sweep import SweepConfig, run_sweep
 
     cfg = dict(name="bench_pool", pde="burgers", data={"resolution": 256, "n_train": 400, "n_test": 100, "seed": 0},

@@ -5,7 +5,7 @@ The sweep: Burgers, resolution ``--resolution``, FNO width 8 (2 layers), K ∈ {
 generated once beforehand into a temporary cache, so both sides only read it.
 
 * **in-process**: :class:`~mufno_lite.sweep.InProcessExecutor`, ``torch.set_num_threads(--threads)``.
-* **ray**: :class:`~mufno_lite.ray_executor.RayExecutor` on a private local instance with
+* **ray**: :class:`~mufno_lite.sweep.executors.ray.RayExecutor` on a private local instance with
   ``--workers`` CPUs, one CPU and ``--threads`` torch threads per population, so up to
   ``--workers`` populations train at once.  Timed: ``ray.init`` alone; the first sweep (cold:
   the workers still import torch and read the data); a second sweep of the same shape into
@@ -62,7 +62,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     from mufno_lite.data import load_dataset
-    from mufno_lite.ray_executor import RayExecutor
+    from mufno_lite.sweep.executors.ray import RayExecutor
     from mufno_lite.store import ResultsStore
     from mufno_lite.sweep import SweepConfig, run_sweep
 

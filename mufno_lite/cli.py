@@ -224,14 +224,14 @@ def _sweep(parser: argparse.ArgumentParser):
         progress = {"auto": None, "on": True, "off": False}[args.progress]
         executor = None
         if args.executor == "pool":
-            from .pool_executor import LocalPoolExecutor
+            from .sweep.executors.pool import LocalPoolExecutor
 
             try:
                 executor = LocalPoolExecutor(workers=args.workers, threads=args.threads or 1)
             except ValueError as e:
                 return _error(str(e))
         elif args.executor == "ray":
-            from .ray_executor import RayExecutor
+            from .sweep.executors.ray import RayExecutor
 
             try:
                 executor = RayExecutor(address=args.ray_address, num_cpus=args.ray_num_cpus,

@@ -92,7 +92,7 @@ def default_executor(preset: str, device: str | None):
 
         if torch.cuda.is_available():
             return None
-    from .pool_executor import LocalPoolExecutor
+    from .sweep.executors.pool import LocalPoolExecutor
 
     return LocalPoolExecutor(workers=workers, threads=1)
 

@@ -14,7 +14,7 @@ LAYERS = {
     1: "data",
     2: "fno parametrization spectra theory",
     3: "train optim flops memory",
-    4: "sweep pool_executor ray_executor store",
+    4: "sweep store",
     5: "experiments search mutransfer coord_check analysis exercises plan",
     6: "figures style book widgets session reproduce",
     7: "cli __main__",

@@ -428,7 +428,7 @@ def _children():
 
 
 def test_killed_pool_worker_is_retried_then_recorded_failed(tmp_path, capsys):
-    from mufno_lite.pool_executor import LocalPoolExecutor
+    from mufno_lite.sweep.executors.pool import LocalPoolExecutor
 
     before = {p.pid for p in _children()}
     trainer = KillingTrainer(tmp_path, kill_once=[("mup", 3)], kill_always=[("sp", 2)])
@@ -449,7 +449,7 @@ def test_killed_pool_worker_is_retried_then_recorded_failed(tmp_path, capsys):
 
 
 def test_ctrl_c_during_a_pool_sweep_prints_no_traceback(tmp_path, capfd):
-    from mufno_lite.pool_executor import LocalPoolExecutor
+    from mufno_lite.sweep.executors.pool import LocalPoolExecutor
 
     before = {p.pid for p in _children()}
     rep = run_sweep(SweepConfig.from_dict(POOL), tmp_path / "p.sqlite", trainer=interrupting_trainer,
@@ -499,7 +499,6 @@ class _FakeRay(types.SimpleNamespace):
 
 @pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)], ids=["SIGTERM", "SIGINT"])
 def test_signal_while_ray_starts_stops_the_sweep_cleanly(tmp_path, capsys, monkeypatch, sig, code):
-    import mufno_lite.ray_executor  # noqa: F401  (imported first: it copies import_ray, which must stay the real one)
     import mufno_lite.sweep.executors.ray as ray_mod
 
     fake = _FakeRay(delay=1.5)

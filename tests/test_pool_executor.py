@@ -1,7 +1,7 @@
 """The process-pool executor gives the same results table as in-process training."""
 import pytest
 
-from mufno_lite.pool_executor import LocalPoolExecutor
+from mufno_lite.sweep.executors.pool import LocalPoolExecutor
 from mufno_lite.store import load_results
 from mufno_lite.sweep import SweepConfig, run_sweep
 

@@ -75,7 +75,7 @@ def _start(ex):
 
 
 def test_importing_the_package_does_not_import_ray():
-    code = ("import sys, mufno_lite, mufno_lite.sweep, mufno_lite.cli, mufno_lite.ray_executor; "
+    code = ("import sys, mufno_lite, mufno_lite.sweep, mufno_lite.cli, mufno_lite.sweep.executors.ray; "
             "mufno_lite.cli.build_parser(); print('ray' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
@@ -83,7 +83,7 @@ def test_importing_the_package_does_not_import_ray():
 
 
 def test_missing_ray_gives_install_hint(monkeypatch):
-    from mufno_lite import ray_executor
+    from mufno_lite.sweep.executors import ray as ray_executor
 
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError
     with pytest.raises(ImportError, match=r"pip install 'mufno-lite\[cluster\]'"):
@@ -120,7 +120,7 @@ def test_cli_asks_for_ray_and_says_how_to_install_it(monkeypatch, tmp_path, caps
     ({"init_kwargs": [1]}, r"init_kwargs=\[1\]"),
 ])
 def test_bad_arguments_name_parameter_and_value(kw, match):
-    from mufno_lite.ray_executor import RayExecutor
+    from mufno_lite.sweep.executors.ray import RayExecutor
 
     with pytest.raises(ValueError, match=match):
         RayExecutor(**kw)
@@ -137,7 +137,7 @@ def test_close_shuts_down_the_local_instance_it_started(tmp_path):
     import psutil
     import ray
 
-    from mufno_lite.ray_executor import RayExecutor
+    from mufno_lite.sweep.executors.ray import RayExecutor
 
     assert not ray.is_initialized()
     before = {p.pid for p in psutil.Process().children(recursive=True)}
@@ -176,7 +176,7 @@ def test_close_shuts_down_the_local_instance_it_started(tmp_path):
 @pytest.fixture(scope="module")
 def shared_ray():
     """One local Ray instance (2 CPUs) for the tests below; shut down at the end of the module."""
-    from mufno_lite.ray_executor import RayExecutor
+    from mufno_lite.sweep.executors.ray import RayExecutor
 
     ex = RayExecutor(num_cpus=2, cpus_per_task=1, max_retries=1)
     _start(ex)
@@ -220,7 +220,7 @@ def test_same_results_through_ray_as_in_process(tmp_path, shared_ray):
 def test_dead_workers_are_retried_then_recorded_failed(tmp_path, shared_ray):
     from _ray_helpers import CrashingTrainer
 
-    from mufno_lite.ray_executor import RayExecutor
+    from mufno_lite.sweep.executors.ray import RayExecutor
 
     ex = RayExecutor(max_retries=1)  # joins the running instance, does not own it
     c = SweepConfig.from_dict(dict(TINY, seeds=[0], train={"steps": 3, "schedule": "constant"}))

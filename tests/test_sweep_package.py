@@ -17,17 +17,9 @@ def test_every_public_name_is_importable_from_the_package():
         assert getattr(sweep, name) is not None, name
 
 
-def test_compatibility_modules_re_export_the_same_objects():
-    from mufno_lite import pool_executor, ray_executor
-    from mufno_lite.sweep.executors import pool, ray
-
-    assert pool_executor.LocalPoolExecutor is pool.LocalPoolExecutor
-    assert ray_executor.RayExecutor is ray.RayExecutor and ray_executor.import_ray is ray.import_ray
-
-
 def test_executors_satisfy_the_protocol():
-    from mufno_lite.pool_executor import LocalPoolExecutor
-    from mufno_lite.ray_executor import RayExecutor
+    from mufno_lite.sweep.executors.pool import LocalPoolExecutor
+    from mufno_lite.sweep.executors.ray import RayExecutor
 
     assert isinstance(sweep.InProcessExecutor(), Executor)
     assert isinstance(LocalPoolExecutor(workers=1), Executor)
@@ -45,7 +37,7 @@ def test_member_rows_one_per_member_with_identity_columns():
 
 
 def test_pool_refuses_a_trainer_it_cannot_ship(tmp_path):
-    from mufno_lite.pool_executor import LocalPoolExecutor
+    from mufno_lite.sweep.executors.pool import LocalPoolExecutor
 
     with pytest.raises(ValueError, match="LocalPoolExecutor ships context.trainer .* cannot be pickled"):
         run_sweep(SweepConfig.from_dict(CFG), tmp_path / "r.sqlite", executor=LocalPoolExecutor(workers=1),
@@ -55,7 +47,7 @@ def test_pool_refuses_a_trainer_it_cannot_ship(tmp_path):
 def test_pool_runs_the_context_trainer(tmp_path):
     from _ray_helpers import refusing_trainer
 
-    from mufno_lite.pool_executor import LocalPoolExecutor
+    from mufno_lite.sweep.executors.pool import LocalPoolExecutor
 
     st = tmp_path / "r.sqlite"
     rep = run_sweep(SweepConfig.from_dict(CFG), st, executor=LocalPoolExecutor(workers=1), trainer=refusing_trainer,
@@ -116,8 +108,8 @@ def test_one_rule_for_K():
 
 def test_data_and_executor_checks_raise_config_errors():
     from mufno_lite.data.grf import require_positive
-    from mufno_lite.pool_executor import LocalPoolExecutor
-    from mufno_lite.ray_executor import RayExecutor
+    from mufno_lite.sweep.executors.pool import LocalPoolExecutor
+    from mufno_lite.sweep.executors.ray import RayExecutor
     from mufno_lite.validation import ConfigError
 
     with pytest.raises(ConfigError, match="nu=-1 is invalid") as e:
