@@ -40,7 +40,7 @@ element, 4 in float32; a complex element is 2S)
   keeps nothing (a layer's input and transforms, or the projection's input and two P-wide
   tensors); the state is alive.
 * **Data** on the device: ``x_train`` (raw and, with ``normalize_x``, encoded), ``y_train``,
-  ``x_test`` and ``y_test`` (:class:`mufno_lite.train._Data`); zero unless ``n_train`` is given.
+  ``x_test`` and ``y_test`` (:class:`mufno_lite.train.common._Data`); zero unless ``n_train`` is given.
   On a CPU ``Tensor.to`` does not copy, so only the encoded inputs are new there.
 * **Not counted**: the CUDA context and library handles (a few hundred MB on a GPU, outside
   ``max_memory_allocated``), the data set on the host, allocator rounding and fragmentation (the
@@ -101,7 +101,7 @@ __all__ = [
 
 #: Multiplier on the modelled bytes for allocator overhead (none: measured within ±25 % without).
 ALLOCATOR_OVERHEAD = 1.0
-_EVAL_BUDGET = 1 << 23  # elements of the widest activation per evaluation pass (train._eval_chunk)
+_EVAL_BUDGET = 1 << 23  # elements of the widest activation per evaluation pass (train.common._eval_chunk)
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ def _elem_size(dtype) -> int:
 
 
 def eval_batch_size(members: int, width: int, spatial: Sequence[int], n: int, eval_batch: int | None = None) -> int:
-    """Samples per evaluation pass, the rule of ``train._eval_chunk`` (None: bounded by 2²³
+    """Samples per evaluation pass, the rule of ``train.common._eval_chunk`` (None: bounded by 2²³
     elements of the widest activation)."""
     if eval_batch is not None:
         return int(eval_batch)

@@ -271,7 +271,7 @@ def plan_sweep(raw: Mapping, *, device: str = "auto", budget_bytes: float | None
         where = f"{cfg.name} ({par}, K={fno.K}, batch {B}, {M} members)"
         est = lambda g, d=dev: estimate_run_memory(task, g, device=d).total  # noqa: E731
         if budget is None:
-            from .train import _auto_chunk  # today's CPU rule
+            from .train.population import _auto_chunk  # today's CPU rule
 
             G = min(_auto_chunk(fno, spatial, B, M, "cpu"), M)
         else:

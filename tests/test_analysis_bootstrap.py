@@ -7,8 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mufno_lite.analysis.bootstrap import _fitted_optima_steps
+from mufno_lite.analysis.optimum import _fitted_optimum
 from mufno_lite.analysis import (
-    _fitted_optimum, _fitted_optima_steps, add_tail_loss, bootstrap_drift, bootstrap_optima, describe_drift,
+    add_tail_loss, bootstrap_drift, bootstrap_optima, describe_drift,
     describe_transfer, drift_summary, drift_verdict, meets_criterion, optimum_table, predicted_drift_steps,
     tail_train_loss,
 )

@@ -89,7 +89,7 @@ def test_paper_reference_table(capsys):
 
 
 # ---- the four kinds ------------------------------------------------------------------------------
-from mufno_lite import exercises as E  # noqa: E402
+from mufno_lite.exercises import course as E  # noqa: E402
 from mufno_lite.exercises import KINDS, question  # noqa: E402
 
 

@@ -148,7 +148,8 @@ def store_path(tmp_path_factory):
 @SETTINGS
 @given(column=st.sampled_from(["K", "status", "lr", "pde", "seed", "parametrization"]), value=hostile)
 def test_fuzz_load_results_filters(store_path, column, value):
-    from mufno_lite.store import COLUMNS, load_results, STATUSES
+    from mufno_lite.store import load_results, STATUSES
+    from mufno_lite.store.rows import COLUMNS
 
     kind = dict(COLUMNS)[column].split()[0]
 

@@ -9,12 +9,13 @@ import pytest
 
 from mufno_lite.store import (
     DEFAULT_STORE,
-    MAX_CURVE_POINTS,
     ResultsStore,
     downsample_curve,
     load_results,
     resolve_store_path,
 )
+
+from mufno_lite.store.rows import MAX_CURVE_POINTS
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -209,10 +209,10 @@ def test_one_progress_rule(monkeypatch):
 def test_one_canonical_json():
     from mufno_lite.canonical import canonical_json
     from mufno_lite.data.cache import _canonical
-    from mufno_lite.store import _json_text
+    from mufno_lite.store.rows import _json_text
 
     obj = {"b": [1, 2.5], "a": {"μ": None}}
-    assert canonical_json(obj) == _canonical(obj) == sweep.canonical_json(obj) == '{"a":{"\\u03bc":null},"b":[1,2.5]}'
+    assert canonical_json(obj) == _canonical(obj) == '{"a":{"\\u03bc":null},"b":[1,2.5]}'
     assert _json_text(obj) == canonical_json(obj)
 
 

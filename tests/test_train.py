@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from mufno_lite.fno import FNO, FNOConfig, count_parameters
+from mufno_lite.train.common import convert_model_dtype
 from mufno_lite.train import (
     Member,
     PopulationAdam,
@@ -15,7 +16,6 @@ from mufno_lite.train import (
     TrainConfig,
     TrainingInterrupted,
     batch_schedule,
-    convert_model_dtype,
     estimate_flops,
     lr_factor,
     relative_l2,

@@ -56,19 +56,13 @@ and return small pandas tables.  Decisions, stated once:
 
 The package: :mod:`.optimum` (the optimum per K and its drift), :mod:`.bootstrap` (the paired
 bootstrap, intervals, verdicts, the criterion), :mod:`.report` (sentences for notebooks, the
-paper's reported optima); everything is importable from here.
+paper's reported optima); the public names (``__all__``) are importable from here.
 """
 from __future__ import annotations
 
-from .optimum import (  # noqa: F401
-    _coord, _fitted_optimum, _penalised, _with_metric, add_tail_loss, drift_summary, grid_step, metric_label,
-    METRICS, optimum_table, tail_train_loss,
-)
-from .bootstrap import (  # noqa: F401
-    _Boot, _boot_groups, _fitted_optima_steps, _get, _interval, bootstrap_drift, bootstrap_optima, drift_verdict,
-    meets_criterion, predicted_drift_steps,
-)
-from .report import _num, describe_direction, describe_drift, describe_transfer, PAPER_REPORTED  # noqa: F401
+from .optimum import add_tail_loss, drift_summary, grid_step, metric_label, METRICS, optimum_table, tail_train_loss
+from .bootstrap import bootstrap_drift, bootstrap_optima, drift_verdict, meets_criterion, predicted_drift_steps
+from .report import describe_direction, describe_drift, describe_transfer, PAPER_REPORTED
 
 __all__ = [
     "optimum_table", "drift_summary", "describe_transfer", "describe_drift", "describe_direction", "grid_step", "metric_label", "METRICS",

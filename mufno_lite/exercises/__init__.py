@@ -23,8 +23,7 @@ reported optima as a table.
 """
 from __future__ import annotations
 
-from . import course  # noqa: F401  (registers every exercise)
-from .core import EXERCISES, KINDS, check, list_exercises, paper_reference, question, reference  # noqa: F401
-from .course import _ref_init_std  # noqa: F401  (the reference μP init, used by the tests)
+from . import course  # noqa: F401  (not a re-export: importing it registers every exercise)
+from .core import EXERCISES, KINDS, check, list_exercises, paper_reference, question, reference
 
 __all__ = ["EXERCISES", "KINDS", "check", "reference", "list_exercises", "question", "paper_reference"]

@@ -27,18 +27,14 @@ population maps (B, C_in, *spatial) (one batch shared by all members) or (M, B, 
 (M, B, C_out, *spatial).
 
 The package: :mod:`.spectral` (K on a grid, the spectral layer, one Fourier layer) and
-:mod:`.network` (``FNOConfig``, ``count_parameters``, ``FNO``); everything is importable from here.
+:mod:`.network` (``FNOConfig``, ``count_parameters``, ``FNO``); the public names (``__all__``) are importable from here.
 """
 
 from __future__ import annotations
 
-from ..modes import max_modes  # noqa: F401  (defined there, part of this module's API)
-from .spectral import (  # noqa: F401
-    _check_grid, _member_shape, _with_member_axis, check_K, FourierLayer, kept_frequencies, mode_response,
-    PointwiseLinear, spectral_seed, SpectralConv,
-)
-from .network import _complex_normal, _fill, _per_member, _uniform, count_parameters, FNO, FNOConfig  # noqa: F401
-from .network import GRID_CONVENTIONS, grid_coordinates, OPTIONAL_MODEL_FIELDS  # noqa: F401
+from ..modes import max_modes  # defined there, part of this package's API
+from .spectral import check_K, kept_frequencies, mode_response, SpectralConv
+from .network import count_parameters, FNO, FNOConfig, GRID_CONVENTIONS, grid_coordinates
 
 __all__ = [
     "FNOConfig",

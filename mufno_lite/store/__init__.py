@@ -49,11 +49,12 @@ Conventions and decisions
 
 from __future__ import annotations
 
-from .rows import (  # noqa: F401  (the row schema and value checks, importable from here as before)
-    COLUMNS, COLUMN_NAMES, DEFAULT_STORE, INDEXED, INTEGER_COLUMNS, JSON_COLUMNS, MAX_CURVE_POINTS, STATUSES, STORE_SCHEMA_VERSION, StoreError, _OUR_TABLES, _finite_or_none, _json_default, _json_text, _one_line, _short, check_row_values, check_sweep_name, downsample_curve, resolve_store_path, utc_now,
+from .rows import (
+    DEFAULT_STORE, STATUSES, STORE_SCHEMA_VERSION, StoreError, check_row_values, check_sweep_name, downsample_curve,
+    resolve_store_path, utc_now,
 )
-from .sqlite import ResultsStore, _begin_immediate  # noqa: F401
-from .load import _check_filters, load_results  # noqa: F401
+from .sqlite import ResultsStore
+from .load import load_results
 
 __all__ = [
     "DEFAULT_STORE",

@@ -16,18 +16,18 @@ The package, one job per module (each module's docstring has the details):
 * :mod:`.run` — :func:`run_sweep`, :class:`SweepReport`, signals, progress bars, :func:`sweep_status`,
   :func:`sweep_results`.
 
-Everything public is importable from here (``from mufno_lite.sweep import run_sweep``).
+The public names (``__all__``) are importable from here (``from mufno_lite.sweep import run_sweep``); anything
+else from its own module.
 """
 
-from ..data.memo import _DATASET_CACHE, _DATASET_LOCK, clear_dataset_cache, load_dataset_cached  # noqa: F401
+from ..data.memo import clear_dataset_cache, load_dataset_cached
 from ..device import resolve_device
-from .config import (  # noqa: F401  (private names kept for old callers)
-    DEVICES, PARAM_KINDS, PDE_DIMS, SCHEMA_VERSION, RunSpec, SweepConfig, _canon_float, _canonical_json, _jsonable,
-    _population_key, _train_fields, _validate_train, canonical_json, lr_grid, run_id_of,
-)
+from .config import PDE_DIMS, SweepConfig
+from .identity import SCHEMA_VERSION, RunSpec, run_id_of
+from .validate import lr_grid
 from .executors import ExecutionContext, Executor, InProcessExecutor
-from .run import SweepReport, _progress_enabled, _signal_handlers, _StepBar, _StopFlag, run_sweep, sweep_results, sweep_status  # noqa: F401
-from .tasks import _base_row, member_rows, population_tasks, run_population_task  # noqa: F401
+from .run import SweepReport, run_sweep, sweep_results, sweep_status
+from .tasks import member_rows, population_tasks, run_population_task
 
 __all__ = [
     "SCHEMA_VERSION",

@@ -1,7 +1,7 @@
 """Sweep configuration: loading and validating a sweep into a :class:`SweepConfig`, and expanding it into runs.
 
 The parts' checkers live in :mod:`.validate` (with :func:`lr_grid`), run identity (:class:`RunSpec`,
-:func:`run_id_of`) in :mod:`.identity`; both are importable from here as before.
+:func:`run_id_of`) in :mod:`.identity`.
 
 A sweep is a grid over parametrizations × K × batch size (one *population* per combination) and
 learning rate × seed × β₂ × init scale (the *members* of a population, trained in lockstep by
@@ -54,25 +54,21 @@ from pathlib import Path
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from ..canonical import canonical_json
 from ..device import DEVICES
 from ..validation import ConfigError
 from ..fno import FNOConfig, max_modes
-from ..train import OPTIONAL_TRAIN_FIELDS
+from ..train.config import OPTIONAL_TRAIN_FIELDS
 from ..fno.network import padding_points
-from ..fno import GRID_CONVENTIONS, OPTIONAL_MODEL_FIELDS
+from ..fno.network import GRID_CONVENTIONS, OPTIONAL_MODEL_FIELDS
 from . import owndata
-from .identity import (  # noqa: F401  (_canonical_json: the old private name)
-    _canon_float, _canonical_json, _jsonable, _population_key, run_id_of, RunSpec, SCHEMA_VERSION,
-)
-from .validate import (  # noqa: F401  (the validation helpers, importable from here as before)
-    _bad, _betas, _bool, _check_keys, _DATA_KEYS, _GRID_OWNED, _int, _list, _lr_spec, _mapping, _MODEL_KEYS,
-    _num, _str, _sweep_style, _TOP_KEYS, _train_fields, _validate_train, lr_grid,
+from .identity import _canon_float, _jsonable, _population_key, run_id_of, RunSpec, SCHEMA_VERSION
+from .validate import (
+    _bad, _bool, _check_keys, _DATA_KEYS, _GRID_OWNED, _int, _list, _lr_spec, _mapping, _MODEL_KEYS,
+    _num, _str, _TOP_KEYS, _train_fields, _validate_train,
 )
 from .validate import _data_params, _factory, _plain, _sizes, LIMITS
 
-__all__ = ["SCHEMA_VERSION", "PDE_DIMS", "PARAM_KINDS", "DEVICES", "SweepConfig", "RunSpec", "run_id_of", "lr_grid",
-           "canonical_json"]
+__all__ = ["PDE_DIMS", "PARAM_KINDS", "SweepConfig"]
 
 PDE_DIMS = {"burgers": 1, "darcy": 2, "navier_stokes": 3}
 PARAM_KINDS = ("sp", "mup")

@@ -22,7 +22,8 @@ The package, one job per module: :mod:`.config` (``TrainConfig``, ``Member``, ``
 :mod:`.common` (loss, schedule, batches, data adapter, evaluation, curves, the result both trainers
 build), :mod:`.single` (:func:`train_model`), :mod:`.population` (:func:`train_population`),
 :mod:`.evaluate` (:func:`evaluate`: rel-L2 per sample of a trained model on any test set and grid).
-Everything is importable from here (``from mufno_lite.train import train_model``).
+The public names (``__all__``) are importable from here (``from mufno_lite.train import train_model``);
+anything else from its own module.
 
 Conventions and decisions
 -------------------------
@@ -63,26 +64,13 @@ Conventions and decisions
 
 from __future__ import annotations
 
-from ..flops import estimate_flops, training_flops  # noqa: F401  (names kept importable from here)
-from ..fno import FNO, FNOConfig, count_parameters  # noqa: F401
-from ..optim import PopulationAdam  # noqa: F401
-from ..parametrization import as_parametrization, clip_grad_elementwise_, make_optimizer  # noqa: F401
-from ..progress import progress_enabled  # noqa: F401
-from .config import (  # noqa: F401
-    _beta, LR_GROUPS, Member, OPTIMIZERS, OPTIONAL_TRAIN_FIELDS, RunResult, SCHEDULES, TrainConfig,
-    TrainingInterrupted,
-)
-from .common import (  # noqa: F401
-    _call_or, _Data, _decode, _downsample, _encode, _eval_chunk, _eval_steps, _evaluate, _make_progress,
-    _normalizer_to, _real_dtype, _result, batch_schedule, convert_model_dtype, lr_factor, relative_l2,
-)
-from .single import train_model  # noqa: F401
-from .evaluate import evaluate, subsample  # noqa: F401
-from .population import (  # noqa: F401
-    _auto_chunk, _build_chunk, _build_chunks, _check_population_args, _Chunk, _chunk_step, _evaluate_chunks,
-    _memory_chunk, _merge_chunks, _run_steps,
-    train_population,
-)
+from ..flops import estimate_flops
+from ..optim import PopulationAdam
+from .config import Member, RunResult, TrainConfig, TrainingInterrupted
+from .common import batch_schedule, lr_factor, relative_l2
+from .single import train_model
+from .evaluate import evaluate
+from .population import train_population
 
 __all__ = [
     "TrainConfig",

@@ -33,15 +33,13 @@ Decisions
   μP *is* SP, so both curves coincide exactly there.
 
 The package: :mod:`.explorer` (:class:`ResultsExplorer`), :mod:`.live` (:class:`LiveTraining`) and
-:mod:`.common` (what both share); everything is importable from here.
+:mod:`.common` (what both share); the public names (``__all__``) are importable from here.
 """
 
 from __future__ import annotations
 
-from .common import (  # noqa: F401
-    _ALL, _HPARAM_LABEL, _PAR_LABEL, HPARAMS, _clean, _fmt, _middle, _show, _small_table, plotly_bundle,
-)
+from .common import HPARAMS, plotly_bundle
 from .explorer import ResultsExplorer
-from .live import _LIVE_DEFAULTS, LiveTraining  # noqa: F401
+from .live import LiveTraining
 
 __all__ = ["ResultsExplorer", "LiveTraining", "HPARAMS", "plotly_bundle"]
