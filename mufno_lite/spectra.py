@@ -160,10 +160,8 @@ def hidden_spectra(model, x: torch.Tensor, *, exclude_mean: bool = False) -> Lis
         One spectrum per Fourier layer, in layer order, each of length ``max shell`` of the
         (padded) hidden grid.
     """
-    from .fno import SpectralConv
-
     d = model.config.d
-    layers = [m for m in model.modules() if isinstance(m, SpectralConv)]
+    layers = [layer.spectral for layer in model.layers]  # no import of the model: spectra sits below it
     captured: list = [None] * len(layers)
 
     def make_hook(i):

@@ -10,9 +10,9 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 PKG = ROOT / "mufno_lite"
 
 LAYERS = {
-    0: "validation canonical device paths progress presets modes",
+    0: "validation canonical device paths progress presets modes spectra",
     1: "data",
-    2: "fno parametrization spectra theory",
+    2: "fno parametrization theory",
     3: "train optim flops memory",
     4: "sweep store",
     5: "experiments search mutransfer coord_check analysis exercises plan",

@@ -79,7 +79,7 @@ def test_bad_viscosity(bad):
 # ---------------------------------------------------------------------------
 from mufno_lite.data import burgers_initial_condition, load_dataset, make_config, sample_noise  # noqa: E402
 from mufno_lite.data.cache import config_key  # noqa: E402
-from mufno_lite.data.dataset import burgers_default_solve_resolution  # noqa: E402
+from mufno_lite.data.params import burgers_default_solve_resolution  # noqa: E402
 
 CLASSIC = dict(alpha=2.5, tau=7.0, sigma=49.0)
 

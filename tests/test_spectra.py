@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from mufno_lite.data import load_dataset
-from mufno_lite.data.dataset import PDEDataset, UnitGaussianNormalizer
+from mufno_lite.data import PDEDataset, UnitGaussianNormalizer
 from mufno_lite.fno import FNO, SpectralConv, mode_response
 from mufno_lite.spectra import energy_beyond, energy_spectrum, hidden_spectra, mode_shell
 

@@ -16,13 +16,13 @@ on-disk cache, :mod:`.memo` for the in-process one a sweep's populations share
 from .burgers import burgers_cole_hopf_sine, burgers_initial_condition, solve_burgers
 from .cache import SOLVER_VERSION, CacheError, default_cache_dir
 from .darcy import DarcySolver, darcy_coefficient, darcy_residual, solve_darcy
-from .dataset import (PDES, PDEDataset, UnitGaussianNormalizer, check_resolution_for_modes, generate_split,
-                      load_dataset, make_config)
+from .dataset import check_resolution_for_modes, generate_split, load_dataset, make_config
 from .grf import cosine_grf, periodic_grf, sample_noise
-from .arrays import as_channel_first, dataset_from_arrays
+from .arrays import PDEDataset, as_channel_first, dataset_from_arrays
 from .files import load_files, read_arrays, read_pair
 from .legacy import load_classic, read_mat
-from .normalizers import NORMALIZATIONS, ChannelNormalizer
+from .normalizers import NORMALIZATIONS, ChannelNormalizer, UnitGaussianNormalizer
+from .params import PDES
 from .registry import get_pde, register_pde, registered_pdes, unregister_pde
 from .memo import clear_dataset_cache, load_dataset_cached
 from .navier_stokes import ns_diagnostics, ns_forcing, ns_initial_condition, solve_navier_stokes

@@ -1,4 +1,5 @@
-"""Your own arrays as a :class:`~mufno_lite.data.PDEDataset`: :func:`dataset_from_arrays` (also
+"""The data container :class:`PDEDataset` (train/test tensors, normalisers, metadata; what every
+loader returns), and your own arrays as one: :func:`dataset_from_arrays` (also
 ``PDEDataset.from_arrays``) and :func:`as_channel_first`.
 
 Decisions of the own-data path (issue 11), the defaults here and in :func:`~mufno_lite.data.load_files`
@@ -22,17 +23,90 @@ and the PDE registry; the built-in PDEs keep theirs (see :mod:`mufno_lite.data.d
 """
 from __future__ import annotations
 
-from typing import Optional
+from dataclasses import dataclass, field
+from typing import Dict, Optional
 
 import numpy as np
 import torch
 
-from .normalizers import NORMALIZATIONS, make_normalizer
+from .normalizers import NORMALIZATIONS, UnitGaussianNormalizer, make_normalizer
 
-__all__ = ["GRIDS", "as_channel_first", "dataset_from_arrays"]
+__all__ = ["PDEDataset", "GRIDS", "as_channel_first", "dataset_from_arrays"]
 
 #: the data grid conventions (the same names as :data:`mufno_lite.fno.GRID_CONVENTIONS`)
 GRIDS = ("periodic", "endpoint")
+
+
+# ----------------------------------------------------------------------------
+# container
+# ----------------------------------------------------------------------------
+@dataclass
+class PDEDataset:
+    """Train/test tensors of one PDE data set (layouts: :mod:`mufno_lite.data.dataset`).
+
+    Attributes
+    ----------
+    x_train, y_train, x_test, y_test : torch.Tensor
+        float32 channel-first tensors.
+    config : dict
+        Full generation (or file-loading) config.
+    x_normalizer, y_normalizer : UnitGaussianNormalizer
+        Pointwise normalisers fitted on the training split.
+    meta : dict
+        Grid information (``h``, domain, time frames, ``nu``...), e.g. ``meta['h']``
+        for :func:`~mufno_lite.data.darcy.darcy_residual`.
+    """
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    config: dict
+    x_normalizer: UnitGaussianNormalizer
+    y_normalizer: UnitGaussianNormalizer
+    meta: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_arrays(cls, x_train, y_train, x_test, y_test, *, normalize: str = "channel", grid: str = "periodic",
+                    d: Optional[int] = None, pde: str = "custom", device="cpu") -> "PDEDataset":
+        """Your own arrays as a data set: ``(N, s…)`` or ``(N, C, s…)``, numpy or torch, any real dtype.
+
+        Per-channel normalisation and the periodic grid convention by default (the own-data
+        decisions, :mod:`mufno_lite.data.arrays`; :func:`~mufno_lite.data.arrays.dataset_from_arrays`).
+        """
+        return dataset_from_arrays(x_train, y_train, x_test, y_test, normalize=normalize, grid=grid, d=d, pde=pde,
+                                   device=device)
+
+    def spectrum(self, split: str = "train", *, exclude_mean: bool = False) -> Dict[str, np.ndarray]:
+        """Fourier energy spectra of the inputs and targets of one split.
+
+        Uses :func:`mufno_lite.spectra.energy_spectrum` over all spatial (and, for
+        Navier--Stokes, time) axes of the raw, un-normalised tensors: ``d`` = 1 for
+        Burgers, 2 for Darcy, 3 for Navier--Stokes ``(N, 1, s, s, n_t)``.
+
+        Parameters
+        ----------
+        split : {"train", "test"}
+            Which tensors.
+        exclude_mean : bool
+            Leave out the zero (mean) mode of every sample.
+
+        Returns
+        -------
+        dict
+            ``{"input": E_x, "target": E_y}``, energy per shell (``E[s-1]`` for shell ``s``,
+            the smallest K of a spectral layer that keeps the mode); see
+            :func:`mufno_lite.spectra.energy_beyond`.
+        """
+        from ..spectra import energy_spectrum
+
+        if split not in ("train", "test"):
+            raise ValueError(f"split={split!r} is invalid: allowed values are ('train', 'test')")
+        x, y = (self.x_train, self.y_train) if split == "train" else (self.x_test, self.y_test)
+        d = x.ndim - 2
+        return {"input": energy_spectrum(x, d, exclude_mean=exclude_mean),
+                "target": energy_spectrum(y, d, exclude_mean=exclude_mean)}
+
 
 
 def _to_tensor(a, name: str) -> torch.Tensor:
@@ -90,8 +164,6 @@ def dataset_from_arrays(x_train, y_train, x_test, y_test, *, normalize: str = "c
     config, meta : dict, optional
         Extra entries for ``config`` and ``meta``.
     """
-    from .dataset import PDEDataset
-
     if normalize not in NORMALIZATIONS:
         raise ValueError(f"normalize={normalize!r} is invalid: allowed values are {NORMALIZATIONS}")
     if grid not in GRIDS:

@@ -19,7 +19,6 @@ of the time-discretisation error (~1e-8 relative) if the chunking changes.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
@@ -27,18 +26,17 @@ import torch
 
 from ..modes import max_modes
 from ..progress import progress_enabled
+from .arrays import PDEDataset
 from .burgers import burgers_initial_condition, solve_burgers
 from .cache import SOLVER_VERSION, cached_arrays, resolve_cache_dir
 from .darcy import DarcySolver, darcy_coefficient
 from .grf import require_positive, sample_noise
 from .navier_stokes import ns_forcing, ns_initial_condition, solve_navier_stokes
-from .normalizers import UnitGaussianNormalizer, make_normalizer
-from .params import DEFAULTS, burgers_default_solve_resolution, check_generated, check_resolution, resolve_params
+from .normalizers import make_normalizer
+from .params import DEFAULTS, _check_pde, check_generated, check_resolution, resolve_params
 
-__all__ = ["PDES", "UnitGaussianNormalizer", "PDEDataset", "load_dataset", "make_config",
-           "generate_split", "check_resolution_for_modes", "dataset_meta", "burgers_default_solve_resolution"]
+__all__ = ["load_dataset", "make_config", "generate_split", "check_resolution_for_modes", "dataset_meta"]
 
-PDES = ("burgers", "darcy", "navier_stokes")
 _SALT = {"burgers": 100, "darcy": 200, "navier_stokes": 300}
 _SPLIT = {"train": 1, "test": 2}
 MIN_RESOLUTION = 8
@@ -47,87 +45,8 @@ _DEFAULTS = DEFAULTS  # every PDE's parameters and checks: data/params.py
 
 
 # ----------------------------------------------------------------------------
-# container
-# ----------------------------------------------------------------------------
-@dataclass
-class PDEDataset:
-    """Train/test tensors of one PDE data set (see module docstring for layouts).
-
-    Attributes
-    ----------
-    x_train, y_train, x_test, y_test : torch.Tensor
-        float32 channel-first tensors.
-    config : dict
-        Full generation (or file-loading) config.
-    x_normalizer, y_normalizer : UnitGaussianNormalizer
-        Pointwise normalisers fitted on the training split.
-    meta : dict
-        Grid information (``h``, domain, time frames, ``nu``...), e.g. ``meta['h']``
-        for :func:`~mufno_lite.data.darcy.darcy_residual`.
-    """
-
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_test: torch.Tensor
-    y_test: torch.Tensor
-    config: dict
-    x_normalizer: UnitGaussianNormalizer
-    y_normalizer: UnitGaussianNormalizer
-    meta: dict = field(default_factory=dict)
-
-    @classmethod
-    def from_arrays(cls, x_train, y_train, x_test, y_test, *, normalize: str = "channel", grid: str = "periodic",
-                    d: Optional[int] = None, pde: str = "custom", device="cpu") -> "PDEDataset":
-        """Your own arrays as a data set: ``(N, s…)`` or ``(N, C, s…)``, numpy or torch, any real dtype.
-
-        Per-channel normalisation and the periodic grid convention by default (the own-data
-        decisions, :mod:`mufno_lite.data.arrays`; :func:`~mufno_lite.data.arrays.dataset_from_arrays`).
-        """
-        from .arrays import dataset_from_arrays
-
-        return dataset_from_arrays(x_train, y_train, x_test, y_test, normalize=normalize, grid=grid, d=d, pde=pde,
-                                   device=device)
-
-    def spectrum(self, split: str = "train", *, exclude_mean: bool = False) -> Dict[str, np.ndarray]:
-        """Fourier energy spectra of the inputs and targets of one split.
-
-        Uses :func:`mufno_lite.spectra.energy_spectrum` over all spatial (and, for
-        Navier--Stokes, time) axes of the raw, un-normalised tensors: ``d`` = 1 for
-        Burgers, 2 for Darcy, 3 for Navier--Stokes ``(N, 1, s, s, n_t)``.
-
-        Parameters
-        ----------
-        split : {"train", "test"}
-            Which tensors.
-        exclude_mean : bool
-            Leave out the zero (mean) mode of every sample.
-
-        Returns
-        -------
-        dict
-            ``{"input": E_x, "target": E_y}``, energy per shell (``E[s-1]`` for shell ``s``,
-            the smallest K of a spectral layer that keeps the mode); see
-            :func:`mufno_lite.spectra.energy_beyond`.
-        """
-        from ..spectra import energy_spectrum
-
-        if split not in _SPLIT:
-            raise ValueError(f"split={split!r} is invalid: allowed values are {tuple(_SPLIT)}")
-        x, y = (self.x_train, self.y_train) if split == "train" else (self.x_test, self.y_test)
-        d = x.ndim - 2
-        return {"input": energy_spectrum(x, d, exclude_mean=exclude_mean),
-                "target": energy_spectrum(y, d, exclude_mean=exclude_mean)}
-
-
-# ----------------------------------------------------------------------------
 # config
 # ----------------------------------------------------------------------------
-def _check_pde(pde: str) -> str:
-    if pde not in PDES:
-        raise ValueError(f"pde={pde!r} is invalid: allowed values are {PDES}")
-    return pde
-
-
 def _check_resolution(resolution, pde: Optional[str] = None) -> int:
     require_positive("resolution", resolution, integer=True)
     if resolution < MIN_RESOLUTION:

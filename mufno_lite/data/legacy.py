@@ -31,7 +31,10 @@ from typing import Dict, Optional, Sequence, Union
 import numpy as np
 import torch
 
+from .arrays import PDEDataset
 from .grf import require_positive
+from .normalizers import UnitGaussianNormalizer
+from .params import _check_pde
 
 __all__ = ["read_mat", "load_classic"]
 
@@ -97,7 +100,7 @@ def _split(arrs_per_file, n_train, n_test, names):
 def load_classic(pde: str, files: Union[str, Path, Sequence[Union[str, Path]]], *, resolution: Optional[int] = None,
                  n_train: int, n_test: int, n_t: Optional[int] = None, length: float = 2 * math.pi,
                  t_final: float = 1.0, nu: Optional[float] = None, device="cpu"):
-    """Load classic FNO/PINO files into a :class:`~mufno_lite.data.dataset.PDEDataset`.
+    """Load classic FNO/PINO files into a :class:`~mufno_lite.data.PDEDataset`.
 
     Parameters
     ----------
@@ -122,8 +125,6 @@ def load_classic(pde: str, files: Union[str, Path, Sequence[Union[str, Path]]], 
     -------
     PDEDataset
     """
-    from .dataset import PDEDataset, UnitGaussianNormalizer, _check_pde
-
     _check_pde(pde)
     require_positive("n_train", n_train, integer=True)
     require_positive("n_test", n_test, integer=True)

@@ -36,8 +36,9 @@ import numpy as np
 
 from ..validation import ConfigError, short
 
-__all__ = ["PARAMS", "DEFAULTS", "resolve_params", "check_generated", "MAX_RESOLUTION", "MIN_RESOLUTION",
-           "MAX_BURGERS_STEPS", "BURGERS_OVERSHOOT", "burgers_step_estimate", "check_maximum_principle"]
+__all__ = ["PDES", "PARAMS", "DEFAULTS", "resolve_params", "check_generated", "MAX_RESOLUTION", "MIN_RESOLUTION",
+           "MAX_BURGERS_STEPS", "BURGERS_OVERSHOOT", "burgers_step_estimate", "check_maximum_principle",
+           "burgers_default_solve_resolution"]
 
 MIN_RESOLUTION = 8
 #: the largest output grid per PDE (points per axis)
@@ -152,6 +153,16 @@ PARAMS: dict[str, dict[str, Param]] = {
         "chunk_size": Param(16, _CHUNK.check),
     },
 }
+
+#: the PDEs the package generates data for (its own solvers)
+PDES = tuple(PARAMS)
+
+
+def _check_pde(pde: str) -> str:
+    if pde not in PDES:
+        raise ValueError(f"pde={pde!r} is invalid: allowed values are {PDES}")
+    return pde
+
 
 #: every PDE's defaults (what ``make_config`` fills in)
 DEFAULTS: dict[str, dict[str, Any]] = {pde: {k: p.default for k, p in table.items()} for pde, table in PARAMS.items()}

@@ -82,7 +82,7 @@ def register_pde(name: str, d: int, loader: Optional[Callable] = None, *, grid: 
         Allow registering a name again (otherwise a second registration with another loader raises).
     """
     from .arrays import GRIDS
-    from .dataset import PDES
+    from .params import PDES
     from .normalizers import NORMALIZATIONS
 
     if not isinstance(name, str) or not name.isidentifier():
@@ -151,8 +151,7 @@ def load_registered(pde: str, files: Mapping, *, n_train: int, n_test: int, reso
                     seed: int = 0, d: Optional[int] = None, normalize: Optional[str] = None,
                     grid: Optional[str] = None, device="cpu", params: Optional[Mapping] = None):
     """Load a non-built-in PDE's data set (registered, or read by :func:`default_loader`)."""
-    from .arrays import as_channel_first, dataset_from_arrays
-    from .dataset import PDEDataset
+    from .arrays import PDEDataset, as_channel_first, dataset_from_arrays
 
     spec = get_pde(pde)
     if spec is None:
