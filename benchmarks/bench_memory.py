@@ -23,7 +23,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
 
-from mufno_lite.memory import measure_in_subprocess  # noqa: E402
+from mufno_lite.train.measure import measure_in_subprocess  # noqa: E402
 from test_memory import SIZES  # noqa: E402
 
 EXTRA = {

@@ -13,9 +13,8 @@ import pytest
 import torch
 
 from mufno_lite.fno import FNOConfig
-from mufno_lite.memory import (
-    estimate_config_memory, estimate_run_memory, estimate_step_memory, measure_in_subprocess, spatial_shape_of,
-)
+from mufno_lite.memory import estimate_config_memory, estimate_run_memory, estimate_step_memory, spatial_shape_of
+from mufno_lite.train.measure import measure_in_subprocess
 
 TOLERANCE = 0.25
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"

@@ -21,7 +21,8 @@ Two entry points share every convention:
 The package, one job per module: :mod:`.config` (``TrainConfig``, ``Member``, ``RunResult``),
 :mod:`.common` (loss, schedule, batches, data adapter, evaluation, curves, the result both trainers
 build), :mod:`.single` (:func:`train_model`), :mod:`.population` (:func:`train_population`),
-:mod:`.evaluate` (:func:`evaluate`: rel-L2 per sample of a trained model on any test set and grid).
+:mod:`.evaluate` (:func:`evaluate`: rel-L2 per sample of a trained model on any test set and grid),
+:mod:`.measure` (the memory of a real training step, measured against :mod:`mufno_lite.memory`'s estimate).
 The public names (``__all__``) are importable from here (``from mufno_lite.train import train_model``);
 anything else from its own module.
 
