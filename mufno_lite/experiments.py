@@ -15,7 +15,7 @@ import sys
 from typing import Any, Mapping
 
 from .presets import BASES as _BASE_SIZES
-from .presets import EXPERIMENT_SIZES, PRESETS, QUICK_CHOICE, WIDTHS  # noqa: F401  (QUICK_CHOICE, WIDTHS: old names)
+from .presets import EXPERIMENT_SIZES, PRESETS
 
 __all__ = ["EXPERIMENTS", "experiment_config", "run_experiment", "summarize"]
 
@@ -79,24 +79,6 @@ def experiment_config(name: str, preset: str) -> dict[str, Any]:
     return cfg
 
 
-def default_executor(preset: str, device: str | None):
-    """All local cores for real sweeps on a CPU (one process per core, one torch thread each);
-    in-process for ``smoke`` (CI) and on a GPU.  ``$MUFNO_WORKERS`` sets the process count."""
-    import os
-
-    workers = int(os.environ.get("MUFNO_WORKERS", os.cpu_count() or 1))
-    if preset == "smoke" or workers < 2 or (device or "cpu").startswith("cuda"):
-        return None
-    if device in (None, "auto"):
-        import torch
-
-        if torch.cuda.is_available():
-            return None
-    from .sweep.executors.pool import LocalPoolExecutor
-
-    return LocalPoolExecutor(workers=workers, threads=1)
-
-
 def run_experiment(name: str, session=None, *, preset: str | None = None, store=None, device: str | None = None,
                    progress: bool | None = None, overrides: dict | None = None, verbose: bool = True, executor="auto",
                    if_changed: str = "replace"):
@@ -109,10 +91,11 @@ def run_experiment(name: str, session=None, *, preset: str | None = None, store=
     ``'refuse'`` to be asked instead (see :func:`mufno_lite.sweep.run_sweep`).  ``overrides`` replaces top-level keys of the
     config (e.g. ``{"K": [3, 64]}``) for exploration; the sweep name then gets a ``+custom`` suffix.
     ``executor="auto"`` trains populations in one process per core on a CPU (see
-    :func:`default_executor`); pass ``None`` for in-process.
+    :func:`mufno_lite.sweep.executors.default.default_executor`); pass ``None`` for in-process.
     """
     from .presets import resolve_preset
     from .sweep import SweepConfig, run_sweep, sweep_results
+    from .sweep.executors.default import default_executor
 
     preset = preset or (session.preset if session is not None else "auto")
     store = store or (session.results_store if session is not None else None)

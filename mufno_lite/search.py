@@ -241,7 +241,7 @@ def run_search(store=None, *, tier: str = "session", only: Iterable[str] | None 
     Each candidate is one sweep (``search-quick/<name>``) in the store; a re-run trains only what
     is missing.  ``executor='auto'``: one process per core on a CPU.
     """
-    from .experiments import default_executor
+    from .sweep.executors.default import default_executor
     from .store import resolve_store_path
     from .sweep import SweepConfig, run_sweep
 

@@ -26,7 +26,8 @@ def test_quick_burgers_sweeps_are_windows_of_the_chosen_candidates():
     """The quick Burgers sweeps run the chosen candidates on a window of learning rates (and, for the
     split, its first seeds): every quick run is one of the search's runs, shared through the store,
     and the window keeps every K and parametrization of the candidate."""
-    from mufno_lite.experiments import QUICK_CHOICE, experiment_config
+    from mufno_lite.experiments import experiment_config
+    from mufno_lite.presets import QUICK_CHOICE
 
     for exp, key in (("burgers_lr", "burgers"), ("burgers_lr_spectral", "burgers_spectral")):
         a = SweepConfig.from_dict(experiment_config(exp, "quick")).expand()

@@ -299,12 +299,6 @@ class ResultsStore:
                 raise self._fail("does not exist (no results store to check)")
             return con.execute("PRAGMA integrity_check").fetchone()[0]
 
-    def load(self, sweep: str | None = None, **filters):
-        """Same as :func:`load_results` on this store."""
-        from .load import load_results  # the reader sits above the store class
-
-        return load_results(self, sweep=sweep, **filters)
-
 
 def _begin_immediate(con: sqlite3.Connection, timeout_s: float) -> None:
     # busy_timeout covers BEGIN IMMEDIATE too; the loop is a guard for WAL-recovery races.
