@@ -35,13 +35,12 @@ therefore act relatively, and ``base_lr(optimizer)`` recovers the base LR for lo
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
 import torch
 
-from .validation import fail, fourier_modes, number as _number
+from .validation import fail, fourier_modes, number
 
 __all__ = [
     "Parametrization",
@@ -147,17 +146,10 @@ def as_parametrization(p) -> Parametrization:
 # --------------------------------------------------------------------------------------------
 
 
-def _real_number(key: str, v, **bounds) -> float:
-    """:func:`mufno_lite.validation.number`, also for numpy's scalars (``np.float32(1e-3)``)."""
-    if isinstance(v, numbers.Real) and not isinstance(v, bool):
-        v = float(v)
-    return _number(key, v, **bounds)
-
-
 def param_groups(model, lr: float, parametrization: Parametrization | None = None) -> list[dict]:
     """Optimiser parameter groups for an FNO: ``spectral`` (lr · c(K)) and ``other`` (lr)."""
     par = as_parametrization(parametrization if parametrization is not None else model.parametrization)
-    _real_number("lr", lr, lo=0.0, lo_open=True, allowed="a positive finite number")
+    number("lr", lr, lo=0.0, lo_open=True, allowed="a positive finite number")
     groups = model.named_parameter_groups()
     mult = par.lr_multiplier(model.K, model.d)
     out = []
@@ -182,14 +174,14 @@ def make_optimizer(
     opt = str(optimizer).lower()
     if opt not in ("adam", "adamw"):
         raise fail("optimizer", optimizer, "'adam' or 'adamw'")
-    _real_number("lr", lr, lo=0.0, lo_open=True, allowed="a positive finite number")
+    number("lr", lr, lo=0.0, lo_open=True, allowed="a positive finite number")
     if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__") or len(betas) != 2:
         raise fail("betas", betas, "a pair (beta1, beta2), each in [0, 1)")
     b1, b2 = betas
     for nm, v in (("beta1", b1), ("beta2", b2)):
-        _real_number(nm, v, lo=0.0, hi=1.0, hi_open=True, allowed="in [0, 1)")
-    _real_number("eps", eps, lo=0.0, lo_open=True, allowed="a positive finite number")
-    _real_number("weight_decay", weight_decay, lo=0.0, allowed="a finite number >= 0")
+        number(nm, v, lo=0.0, hi=1.0, hi_open=True, allowed="in [0, 1)")
+    number("eps", eps, lo=0.0, lo_open=True, allowed="a positive finite number")
+    number("weight_decay", weight_decay, lo=0.0, allowed="a finite number >= 0")
     groups = param_groups(model, lr, parametrization)
     cls = torch.optim.Adam if opt == "adam" else torch.optim.AdamW
     return cls(groups, lr=lr, betas=(b1, b2), eps=eps, weight_decay=weight_decay)
@@ -241,6 +233,6 @@ def transfer(hparams: Mapping, K_proxy: int, K_target: int) -> dict:
     out = dict(hparams)
     for key, power in TRANSFER_RULES.items():
         if key in out and out[key] is not None:
-            _real_number(f"hparams[{key!r}]", out[key], lo=0.0, lo_open=True, allowed="a positive finite number")
+            number(f"hparams[{key!r}]", out[key], lo=0.0, lo_open=True, allowed="a positive finite number")
             out[key] = out[key] * ratio**power
     return out

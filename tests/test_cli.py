@@ -73,7 +73,7 @@ def test_bad_config_refused_before_anything_runs(tmp_path, capsys):
     store = tmp_path / "r.sqlite"
     assert main(["sweep", str(write(tmp_path, bad)), "--store", str(store)]) == 2
     err = capsys.readouterr().err
-    assert "train.steps=-3" in err and "integer >= 1" in err
+    assert "train.steps must be an integer in [1, " in err and "; got train.steps=-3" in err
     assert not store.exists()
     assert main(["sweep", str(write(tmp_path, dict(TINY, K=[2, 99]))), "--store", str(store)]) == 2
     assert "K[1]=99" in capsys.readouterr().err

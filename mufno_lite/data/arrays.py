@@ -29,6 +29,7 @@ from typing import Dict, Optional
 import numpy as np
 import torch
 
+from ..validation import choice
 from .normalizers import NORMALIZATIONS, UnitGaussianNormalizer, make_normalizer
 
 __all__ = ["PDEDataset", "GRIDS", "as_channel_first", "dataset_from_arrays"]
@@ -100,8 +101,7 @@ class PDEDataset:
         """
         from ..spectra import energy_spectrum
 
-        if split not in ("train", "test"):
-            raise ValueError(f"split={split!r} is invalid: allowed values are ('train', 'test')")
+        choice("split", split, ("train", "test"))
         x, y = (self.x_train, self.y_train) if split == "train" else (self.x_test, self.y_test)
         d = x.ndim - 2
         return {"input": energy_spectrum(x, d, exclude_mean=exclude_mean),

@@ -42,8 +42,9 @@ from typing import Optional
 import numpy as np
 import torch
 
+from ..validation import positive
 from ..progress import LineProgress, progress_mode
-from .grf import periodic_grf, require_positive
+from .grf import periodic_grf
 from .params import check_maximum_principle
 
 __all__ = ["burgers_initial_condition", "solve_burgers", "burgers_cole_hopf_sine"]
@@ -123,10 +124,10 @@ def solve_burgers(u0: torch.Tensor, *, nu: float = 0.1, t_final: float = 1.0,
     torch.Tensor
         :math:`u(\\cdot, T)`, shape ``(B, n)``, float64.
     """
-    require_positive("nu", nu)
-    require_positive("t_final", t_final)
-    require_positive("dt_max", dt_max)
-    require_positive("cfl", cfl)
+    positive("nu", nu)
+    positive("t_final", t_final)
+    positive("dt_max", dt_max)
+    positive("cfl", cfl)
     u0 = u0.to(torch.float64)
     n = u0.shape[-1]
     dev = u0.device
@@ -222,8 +223,8 @@ def burgers_cole_hopf_sine(x: np.ndarray, t: float, *, nu: float, amplitude: flo
     """
     if method not in ("auto", "bessel", "quadrature"):
         raise ValueError(f"method={method!r} is invalid: allowed values are 'auto', 'bessel', 'quadrature'")
-    require_positive("nu", nu)
-    require_positive("t", t, allow_zero=True)
+    positive("nu", nu)
+    positive("t", t, allow_zero=True)
     x = np.asarray(x, dtype=np.float64)
     a = amplitude / (4 * math.pi * nu)
     if t == 0:

@@ -37,7 +37,8 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 import torch
 
-from .grf import cosine_grf, require_positive
+from ..validation import positive
+from .grf import cosine_grf
 
 __all__ = ["DarcySolver", "solve_darcy", "darcy_coefficient", "darcy_residual"]
 
@@ -77,7 +78,7 @@ class DarcySolver:
     """
 
     def __init__(self, s: int):
-        require_positive("resolution", s, integer=True)
+        positive("resolution", s, integer=True)
         if s < 3:
             raise ValueError(f"resolution={s} is invalid: the Darcy grid needs s >= 3 nodes per axis")
         self.s = s

@@ -24,22 +24,22 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
+from ..validation import choice, fail, integer, positive
 from ..modes import max_modes
 from ..progress import progress_enabled
 from .arrays import PDEDataset
 from .burgers import burgers_initial_condition, solve_burgers
 from .cache import SOLVER_VERSION, cached_arrays, resolve_cache_dir
 from .darcy import DarcySolver, darcy_coefficient
-from .grf import require_positive, sample_noise
+from .grf import sample_noise
 from .navier_stokes import ns_forcing, ns_initial_condition, solve_navier_stokes
 from .normalizers import make_normalizer
-from .params import DEFAULTS, _check_pde, check_generated, check_resolution, resolve_params
+from .params import DEFAULTS, MIN_RESOLUTION, _check_pde, check_generated, check_resolution, resolve_params
 
 __all__ = ["load_dataset", "make_config", "generate_split", "check_resolution_for_modes", "dataset_meta"]
 
 _SALT = {"burgers": 100, "darcy": 200, "navier_stokes": 300}
 _SPLIT = {"train": 1, "test": 2}
-MIN_RESOLUTION = 8
 
 _DEFAULTS = DEFAULTS  # every PDE's parameters and checks: data/params.py
 
@@ -48,9 +48,7 @@ _DEFAULTS = DEFAULTS  # every PDE's parameters and checks: data/params.py
 # config
 # ----------------------------------------------------------------------------
 def _check_resolution(resolution, pde: Optional[str] = None) -> int:
-    require_positive("resolution", resolution, integer=True)
-    if resolution < MIN_RESOLUTION:
-        raise ValueError(f"resolution={resolution} is invalid: allowed values are integers >= {MIN_RESOLUTION}")
+    integer("resolution", resolution, lo=MIN_RESOLUTION)
     if pde is not None:
         check_resolution(pde, resolution)
     return int(resolution)
@@ -170,8 +168,7 @@ def generate_split(config: dict, split: str, n: int, *, seed: int = 0, device="c
     tuple of numpy.ndarray
         ``(x, y)`` float32 arrays in the layouts of the module docstring.
     """
-    if split not in _SPLIT:
-        raise ValueError(f"split={split!r} is invalid: allowed values are {tuple(_SPLIT)}")
+    choice("split", split, tuple(_SPLIT))
     pde = config["pde"]
     stream = _SALT[pde] + _SPLIT[split]
     cs = config["chunk_size"]
@@ -255,16 +252,15 @@ def load_dataset(pde: str, *, resolution: Optional[int] = None, n_train: int, n_
     PDEDataset
     """
     _check_pde(pde)
-    require_positive("n_train", n_train, integer=True)
-    require_positive("n_test", n_test, integer=True)
+    positive("n_train", n_train, integer=True)
+    positive("n_test", n_test, integer=True)
     if files is not None:
         from .legacy import load_classic
         return load_classic(pde, files, resolution=resolution, n_train=n_train, n_test=n_test,
                             device=device, **pde_params)
     if resolution is None:
-        raise ValueError("resolution=None is invalid: give the output grid size (e.g. 64)")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed={seed!r} is invalid: allowed values are integers >= 0")
+        raise fail("resolution", None, f"the output grid size, an integer >= {MIN_RESOLUTION} (e.g. 64)")
+    integer("seed", seed, lo=0)
     base = make_config(pde, resolution, **pde_params)
     config = {**base, "n_train": int(n_train), "n_test": int(n_test), "seed": int(seed)}
 
@@ -322,13 +318,13 @@ def check_resolution_for_modes(pde: str, resolution: int, modes, n_t: Optional[i
     dims = {"burgers": 1, "darcy": 2, "navier_stokes": 3 if n_t is not None else 2}[pde]
     ks = (modes,) * dims if isinstance(modes, (int, np.integer)) else tuple(modes)
     if len(ks) < dims - (1 if pde == "navier_stokes" else 0) or len(ks) > dims:
-        raise ValueError(f"modes={modes!r} is invalid for pde={pde!r}: give an int or {dims} values")
+        raise fail("modes", modes, f"an int or {dims} values for pde={pde!r}")
     for ax, k in enumerate(ks):
-        require_positive("modes", k, integer=True)
+        positive("modes", k, integer=True)
         if pde == "navier_stokes" and ax == 2:
             kmax = max_modes(n_t, last_axis=True)
             if k > kmax:
-                raise ValueError(f"modes={k} on the time axis is invalid for n_t={n_t}: allowed <= {kmax}")
+                raise fail("modes", k, f"an integer <= {kmax} on the time axis for n_t={n_t}")
         elif k > max_modes(s, last_axis=False):
-            raise ValueError(f"modes={k} is invalid for resolution={s}: allowed values are <= "
-                             f"{max_modes(s, last_axis=False)} (resolution // 2); use resolution >= {2 * k}")
+            raise fail("modes", k, f"an integer <= {max_modes(s, last_axis=False)} (resolution // 2) for "
+                                   f"resolution={s}; a resolution >= {2 * k} holds it")

@@ -34,8 +34,6 @@ from typing import Iterable, Sequence
 import numpy as np
 import torch
 
-from ..validation import ConfigError
-
 __all__ = ["sample_noise", "periodic_grf", "cosine_grf"]
 
 
@@ -145,32 +143,3 @@ def cosine_grf(noise: torch.Tensor, s: int, *, alpha: float, tau: float, sigma: 
         coef[0, 0] = 0.0
     return basis @ (coef * noise) @ basis.T
 
-
-# ----------------------------------------------------------------------------
-# Shared argument checks (used by every solver module).
-# ----------------------------------------------------------------------------
-def require_positive(name: str, value, *, integer: bool = False, allow_zero: bool = False):
-    """Raise :class:`~mufno_lite.validation.ConfigError` (a ``ValueError``) naming ``name`` unless
-    ``value`` is a positive number (accepts numpy scalars; the data modules' message style).
-
-    Parameters
-    ----------
-    name : str
-        Parameter name used in the message.
-    value : object
-        Value to check.
-    integer : bool
-        Require an ``int`` (bools rejected).
-    allow_zero : bool
-        Accept 0.
-    """
-    kind = "integer" if integer else "number"
-    ok_type = isinstance(value, (int, np.integer)) if integer else isinstance(value, (int, float, np.integer, np.floating))
-    if isinstance(value, bool) or not ok_type:
-        raise ConfigError(f"{name}={value!r} is invalid: expected a positive {kind}", key=name, value=value,
-                          allowed=f"a positive {kind}")
-    if not math.isfinite(float(value)) or value < 0 or (value == 0 and not allow_zero):
-        lim = ">= 0" if allow_zero else "> 0"
-        raise ConfigError(f"{name}={value!r} is invalid: allowed values are {kind}s {lim}", key=name, value=value,
-                          allowed=f"{kind}s {lim}")
-    return value

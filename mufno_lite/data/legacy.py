@@ -31,8 +31,8 @@ from typing import Dict, Optional, Sequence, Union
 import numpy as np
 import torch
 
+from ..validation import positive
 from .arrays import PDEDataset
-from .grf import require_positive
 from .normalizers import UnitGaussianNormalizer
 from .params import _check_pde
 
@@ -126,8 +126,8 @@ def load_classic(pde: str, files: Union[str, Path, Sequence[Union[str, Path]]], 
     PDEDataset
     """
     _check_pde(pde)
-    require_positive("n_train", n_train, integer=True)
-    require_positive("n_test", n_test, integer=True)
+    positive("n_train", n_train, integer=True)
+    positive("n_test", n_test, integer=True)
     paths = [Path(files)] if isinstance(files, (str, Path)) else [Path(f) for f in files]
     if not paths:
         raise ValueError("files=[] is invalid: give at least one file path")
@@ -175,7 +175,7 @@ def load_classic(pde: str, files: Union[str, Path, Sequence[Union[str, Path]]], 
         if any(a.shape[1:] != parts[0].shape[1:] for a in parts):
             raise ValueError(f"NS parts have inconsistent shapes {[a.shape for a in parts]}")
         n_t = n_t or T
-        require_positive("n_t", n_t, integer=True)
+        positive("n_t", n_t, integer=True)
         if T % n_t:
             raise ValueError(f"n_t={n_t} is invalid: must divide the {T} time steps of the file")
         s = resolution or S

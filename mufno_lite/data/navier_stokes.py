@@ -44,8 +44,9 @@ from typing import Optional, Sequence
 
 import torch
 
+from ..validation import positive
 from ..progress import LineProgress, progress_mode
-from .grf import periodic_grf, require_positive
+from .grf import periodic_grf
 
 __all__ = ["FORCINGS", "flow_defaults", "ns_initial_condition", "ns_forcing", "ns_advection",
            "solve_navier_stokes", "ns_diagnostics"]
@@ -194,10 +195,10 @@ def solve_navier_stokes(w0: torch.Tensor, times: Sequence[float], *, nu: float, 
     torch.Tensor
         ``(B, s, s, len(times))`` float64 vorticity frames.
     """
-    require_positive("nu", nu)
-    require_positive("length", length)
-    require_positive("cfl", cfl)
-    require_positive("dt_max", dt_max)
+    positive("nu", nu)
+    positive("length", length)
+    positive("cfl", cfl)
+    positive("dt_max", dt_max)
     w0 = w0.to(torch.float64)
     s = w0.shape[-1]
     dev = w0.device

@@ -30,11 +30,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from ..validation import ConfigError, short
+from ..validation import ConfigError, boolean, choice, fail, integer, known_keys, number, short
+from .navier_stokes import FORCINGS
 
 __all__ = ["PDES", "PARAMS", "DEFAULTS", "resolve_params", "check_generated", "MAX_RESOLUTION", "MIN_RESOLUTION",
            "MAX_BURGERS_STEPS", "BURGERS_OVERSHOOT", "burgers_step_estimate", "check_maximum_principle",
@@ -48,83 +50,41 @@ MAX_BURGERS_STEPS = 200_000
 BURGERS_OVERSHOOT = 1e-2
 
 
-def _bad(key: str, value, allowed: str) -> ConfigError:
-    return ConfigError(f"{key}={short(value)} is invalid: allowed values are {allowed}", key=key, value=value,
-                       allowed=allowed)
-
-
-def _real(v) -> bool:
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
-
-
-def _num(lo: float, hi: float, *, lo_open: bool = True, allow_none: bool = False) -> Callable:
-    allowed = f"numbers in {'(' if lo_open else '['}{lo:g}, {hi:g}]" + (" or None" if allow_none else "")
-
-    def check(key, v):
-        if v is None and allow_none:
-            return v
-        ok = _real(v) and math.isfinite(float(v)) and (v > lo if lo_open else v >= lo) and v <= hi
-        if not ok:
-            raise _bad(key, v, allowed)
-        return v
-    return check
-
-
-def _int(lo: int, hi: int, *, allow_none: bool = False) -> Callable:
-    allowed = f"integers in [{lo}, {hi}]" + (" or None" if allow_none else "")
-
-    def check(key, v):
-        if v is None and allow_none:
-            return v
-        if not (isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) and lo <= v <= hi):
-            raise _bad(key, v, allowed)
-        return v
-    return check
-
-
-def _flag(key, v):
-    if not isinstance(v, (bool, np.bool_)):
-        raise _bad(key, v, "True or False")
-    return bool(v)
-
-
-def _forcing(key, v):
-    from .navier_stokes import FORCINGS
-
-    if not isinstance(v, str) or v not in FORCINGS:
-        raise _bad(key, v, f"one of {FORCINGS}")
-    return v
-
-
-def _source(key, v):
-    if not (_real(v) and math.isfinite(float(v)) and abs(v) <= 1e6):
-        raise _bad(key, v, "a finite constant number with |f| <= 1e6 (the data set's source)")
-    return v
-
-
 @dataclass(frozen=True)
 class Param:
-    """One data-generation parameter: its default and its checker ``check(key, value) -> value``."""
+    """One data-generation parameter: its default, its checker ``check(key, value)`` (a checker of
+    :mod:`mufno_lite.validation` with its bounds) and whether ``None`` (derived from the others) is
+    allowed.  A number keeps the type it was given (the data cache's key hashes it as given)."""
 
     default: Any
     check: Callable[[str, Any], Any]
+    none_ok: bool = False
 
 
-_CHUNK = Param(None, _int(1, 100_000))
-_GRF_ALPHA, _GRF_SCALE = _num(0, 20), _num(0, 1e4)
+def _number_in(lo: float, hi: float, *, lo_open: bool = True) -> Callable:
+    return partial(number, lo=lo, hi=hi, lo_open=lo_open)
+
+
+def _integer_in(lo: int, hi: int) -> Callable:
+    return partial(integer, lo=lo, hi=hi)
+
+
+_CHUNK = Param(None, _integer_in(1, 100_000))
+_GRF_ALPHA, _GRF_SCALE = _number_in(0, 20), _number_in(0, 1e4)
+_SOURCE = partial(number, lo=-1e6, hi=1e6, allowed="a finite constant number with |f| <= 1e6 (the data set's source)")
 
 #: every PDE's parameters, in the order of their defaults
 PARAMS: dict[str, dict[str, Param]] = {
     "burgers": {
-        "nu": Param(0.1, _num(1e-5, 1e3, lo_open=False)),
-        "t_final": Param(1.0, _num(0, 1e3)),
-        "solve_resolution": Param(None, _int(1, MAX_RESOLUTION["burgers"], allow_none=True)),
+        "nu": Param(0.1, _number_in(1e-5, 1e3, lo_open=False)),
+        "t_final": Param(1.0, _number_in(0, 1e3)),
+        "solve_resolution": Param(None, _integer_in(1, MAX_RESOLUTION["burgers"]), none_ok=True),
         "ic_alpha": Param(2.0, _GRF_ALPHA),
         "ic_tau": Param(5.0, _GRF_SCALE),
         "ic_sigma": Param(25.0, _GRF_SCALE),
-        "ic_zero_mean": Param(False, _flag),
-        "dt_max": Param(2e-3, _num(0, 10)),
-        "cfl": Param(1.0, _num(0, 10)),
+        "ic_zero_mean": Param(False, boolean),
+        "dt_max": Param(2e-3, _number_in(0, 10)),
+        "cfl": Param(1.0, _number_in(0, 10)),
         "chunk_size": Param(400, _CHUNK.check),
     },
     "darcy": {
@@ -132,24 +92,24 @@ PARAMS: dict[str, dict[str, Param]] = {
         "a_minus": Param(3.0, _GRF_SCALE),
         "psi_alpha": Param(2.0, _GRF_ALPHA),
         "psi_tau": Param(3.0, _GRF_SCALE),
-        "solve_resolution": Param(None, _int(1, MAX_RESOLUTION["darcy"], allow_none=True)),
-        "n_modes": Param(None, _int(1, 4096, allow_none=True)),
-        "f": Param(1.0, _source),
+        "solve_resolution": Param(None, _integer_in(1, MAX_RESOLUTION["darcy"]), none_ok=True),
+        "n_modes": Param(None, _integer_in(1, 4096), none_ok=True),
+        "f": Param(1.0, _SOURCE),
         "chunk_size": Param(100, _CHUNK.check),
     },
     "navier_stokes": {
-        "forcing": Param("kolmogorov", _forcing),
-        "nu": Param(None, _num(0, 1e3, allow_none=True)),
-        "length": Param(None, _num(0, 1e4, allow_none=True)),
-        "t_final": Param(None, _num(0, 1e3, allow_none=True)),
-        "t_start": Param(0.0, _num(0, 1e3, lo_open=False)),
-        "n_t": Param(16, _int(1, 1024)),
-        "solve_resolution": Param(None, _int(1, MAX_RESOLUTION["navier_stokes"], allow_none=True)),
+        "forcing": Param("kolmogorov", partial(choice, choices=FORCINGS)),
+        "nu": Param(None, _number_in(0, 1e3), none_ok=True),
+        "length": Param(None, _number_in(0, 1e4), none_ok=True),
+        "t_final": Param(None, _number_in(0, 1e3), none_ok=True),
+        "t_start": Param(0.0, _number_in(0, 1e3, lo_open=False)),
+        "n_t": Param(16, _integer_in(1, 1024)),
+        "solve_resolution": Param(None, _integer_in(1, MAX_RESOLUTION["navier_stokes"]), none_ok=True),
         "ic_alpha": Param(2.5, _GRF_ALPHA),
         "ic_tau": Param(7.0, _GRF_SCALE),
-        "ic_sigma": Param(None, _num(0, 1e6, allow_none=True)),
-        "cfl": Param(0.5, _num(0, 10)),
-        "dt_max": Param(0.05, _num(0, 10)),
+        "ic_sigma": Param(None, _number_in(0, 1e6), none_ok=True),
+        "cfl": Param(0.5, _number_in(0, 10)),
+        "dt_max": Param(0.05, _number_in(0, 10)),
         "chunk_size": Param(16, _CHUNK.check),
     },
 }
@@ -159,9 +119,7 @@ PDES = tuple(PARAMS)
 
 
 def _check_pde(pde: str) -> str:
-    if pde not in PDES:
-        raise ValueError(f"pde={pde!r} is invalid: allowed values are {PDES}")
-    return pde
+    return choice("pde", pde, PDES)
 
 
 #: every PDE's defaults (what ``make_config`` fills in)
@@ -170,11 +128,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {pde: {k: p.default for k, p in table.item
 
 def check_resolution(pde: str, resolution) -> int:
     """The output grid ``s``: an integer in ``[8, MAX_RESOLUTION[pde]]`` (even for Navier–Stokes)."""
-    hi = MAX_RESOLUTION.get(pde, max(MAX_RESOLUTION.values()))
-    if not (isinstance(resolution, (int, np.integer)) and not isinstance(resolution, (bool, np.bool_))
-            and MIN_RESOLUTION <= resolution <= hi):
-        raise _bad("resolution", resolution, f"integers in [{MIN_RESOLUTION}, {hi}]")
-    return int(resolution)
+    return integer("resolution", resolution, lo=MIN_RESOLUTION, hi=MAX_RESOLUTION.get(pde, max(MAX_RESOLUTION.values())))
 
 
 def burgers_step_estimate(p: Mapping) -> int:
@@ -223,34 +177,31 @@ def resolve_params(pde: str, resolution: int, params: Mapping) -> dict:
 
     table = PARAMS[pde]
     s = int(resolution)
-    for k in params:
-        if k not in table:
-            raise ConfigError(f"unknown parameter {short(k)} for pde={pde!r}; allowed: {sorted(table)}",
-                              key=str(k), value=params[k], allowed=f"one of {sorted(table)}")
+    known_keys("", params, sorted(table))
     p = {**DEFAULTS[pde], **params}
     for k, spec in table.items():
-        p[k] = spec.check(k, p[k])
+        if p[k] is not None or not spec.none_ok:
+            checked = spec.check(k, p[k])
+            p[k] = checked if isinstance(checked, bool) else p[k]  # numbers as given (see Param)
     if pde == "burgers":
         if p["solve_resolution"] is None:
             p["solve_resolution"] = burgers_default_solve_resolution(s, p["nu"])
         sr = p["solve_resolution"]
         if sr % s or sr > MAX_RESOLUTION["burgers"]:
-            raise _bad("solve_resolution", sr, f"multiples of resolution={s} up to {MAX_RESOLUTION['burgers']}")
+            raise fail("solve_resolution", sr, f"a multiple of resolution={s} up to {MAX_RESOLUTION['burgers']}")
         steps = burgers_step_estimate(p)
         if steps > MAX_BURGERS_STEPS:
-            shown = {k: p[k] for k in ("nu", "t_final", "ic_sigma", "ic_tau", "ic_alpha", "cfl", "dt_max")}
-            raise ConfigError(
-                f"params={short(shown, 200)} is invalid: the Burgers solver would take about {steps} time steps "
-                f"(allowed: at most {MAX_BURGERS_STEPS}); lower ic_sigma or t_final, or raise nu",
-                key="ic_sigma", value=p["ic_sigma"], allowed=f"at most {MAX_BURGERS_STEPS} estimated time steps")
+            shown = {k: p[k] for k in ("nu", "t_final", "ic_tau", "ic_alpha", "cfl", "dt_max")}
+            raise fail("ic_sigma", p["ic_sigma"],
+                       f"a value for which the Burgers solver takes at most {MAX_BURGERS_STEPS} time steps (about "
+                       f"{steps} with {short(shown, 200)}; lower ic_sigma or t_final, or raise nu)")
     elif pde == "darcy":
         if p["solve_resolution"] is None:
             p["solve_resolution"] = s
         sr = p["solve_resolution"]
         if sr < s or (sr - 1) % (s - 1):
-            raise ConfigError(f"solve_resolution={sr} is invalid: need (solve_resolution-1) divisible by "
-                              f"(resolution-1)={s - 1}, e.g. 421 -> 211, 141, 106, 85, 61, 43, 29",
-                              key="solve_resolution", value=sr, allowed=f"(solve_resolution-1) divisible by {s - 1}")
+            raise fail("solve_resolution", sr, f"an integer >= resolution with (solve_resolution-1) divisible by "
+                                               f"(resolution-1)={s - 1}, e.g. 421 -> 211, 141, 106, 85, 61, 43, 29")
         if p["n_modes"] is None:
             p["n_modes"] = sr
     else:
@@ -262,13 +213,12 @@ def resolve_params(pde: str, resolution: int, params: Mapping) -> dict:
             p["ic_sigma"] = p["ic_tau"] ** (p["ic_alpha"] - 1.0)
             table["ic_sigma"].check("ic_sigma", p["ic_sigma"])
         if s % 2:
-            raise ConfigError(f"resolution={s} is invalid: Navier-Stokes needs an even resolution", key="resolution",
-                              value=s, allowed="an even integer")
+            raise fail("resolution", s, "an even integer (Navier-Stokes)")
         if p["solve_resolution"] is None:
             p["solve_resolution"] = s * max(2, math.ceil(128 / s))
         sr = p["solve_resolution"]
         if sr % s or sr > MAX_RESOLUTION["navier_stokes"]:
-            raise _bad("solve_resolution", sr, f"multiples of resolution={s} up to {MAX_RESOLUTION['navier_stokes']}")
+            raise fail("solve_resolution", sr, f"a multiple of resolution={s} up to {MAX_RESOLUTION['navier_stokes']}")
     return {k: (float(v) if isinstance(v, float) else v) for k, v in p.items()}
 
 

@@ -55,18 +55,15 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from ..device import DEVICES
-from ..validation import ConfigError
 from ..fno import FNOConfig, max_modes
 from ..train.config import OPTIONAL_TRAIN_FIELDS
 from ..fno.network import padding_points
 from ..fno.network import GRID_CONVENTIONS, OPTIONAL_MODEL_FIELDS
 from . import owndata
 from .identity import _canon_float, _jsonable, _population_key, run_id_of, RunSpec, SCHEMA_VERSION
-from .validate import (
-    _bad, _bool, _check_keys, _DATA_KEYS, _GRID_OWNED, _int, _list, _lr_spec, _mapping, _MODEL_KEYS,
-    _num, _str, _TOP_KEYS, _train_fields, _validate_train,
-)
-from .validate import _data_params, _factory, _plain, _sizes, LIMITS
+from ..validation import ConfigError, boolean, fail, integer, known_keys, mapping, number, string
+from .validate import _DATA_KEYS, _GRID_OWNED, _list, _lr_spec, _MODEL_KEYS, _positive_float, _TOP_KEYS
+from .validate import _data_params, _factory, _plain, _sizes, _train_fields, _validate_train, LIMITS
 
 __all__ = ["PDE_DIMS", "PARAM_KINDS", "SweepConfig"]
 
@@ -106,151 +103,39 @@ class SweepConfig:
     def from_dict(cls, raw: Mapping, *, base_dir: str | os.PathLike | None = None) -> "SweepConfig":
         """Validate a plain dict (see the module docstring) and return a SweepConfig.
 
-        ``base_dir``: the folder relative ``data.files`` paths start from (the config file's in
-        :meth:`from_file`; default the working directory)."""
-        raw = _mapping("<config>", raw)
-        _check_keys("", raw, _TOP_KEYS)
-        for req in ("name", "pde", "data", "K", "lr"):
-            if req not in raw:
-                raise _bad(req, None, "a value (this key is required)")
-        name = _str("name", raw["name"])
-        pde = _str("pde", raw["pde"])
-        factory = raw.get("dataset_factory")
-        if factory is not None:
-            factory = _str("dataset_factory", factory)
-            if ":" not in factory:
-                raise _bad("dataset_factory", factory, "null or 'package.module:function'")
-        generated = factory is None and pde in PDE_DIMS  # data made by the package's own solvers
-
-        data_raw = _mapping("data", raw["data"])
-        _check_keys("data", data_raw, _DATA_KEYS)
-        for req in ("resolution", "n_train", "n_test"):
-            if req not in data_raw:
-                raise _bad(f"data.{req}", None, "a positive integer (this key is required)")
-        params_raw = _mapping("data.params", data_raw.get("params", {}) or {})
-        _plain("data.params", params_raw)
-        data = {
-            "resolution": _int("data.resolution", data_raw["resolution"], lo=8 if generated else 4, hi=1 << 24),
-            "n_train": _int("data.n_train", data_raw["n_train"], lo=1, hi=LIMITS["data.n"]),
-            "n_test": _int("data.n_test", data_raw["n_test"], lo=1, hi=LIMITS["data.n"]),
-            "seed": _int("data.seed", data_raw.get("seed", 0), lo=0, hi=LIMITS["seed"]),
-            "params": _jsonable(params_raw),
-        }
-        if generated:  # the same checks as load_dataset's, now
-            _data_params(pde, data["resolution"], data["params"])
-
+        One checker per block (:meth:`_check_top`, :meth:`_check_data`, :meth:`_check_model`,
+        :meth:`_check_parametrizations`, :meth:`_check_K`, :meth:`_check_grids`), in the order the
+        blocks depend on each other.  ``base_dir``: the folder relative ``data.files`` paths start
+        from (the config file's in :meth:`from_file`; default the working directory)."""
+        raw = mapping("<config>", raw)
+        known_keys("", raw, _TOP_KEYS)
+        name, pde, factory = cls._check_top(raw)
+        data, data_raw = cls._check_data(raw, pde, generated=factory is None and pde in PDE_DIMS)
         own = owndata.prepare_data(pde, raw, data_raw, data, base_dir)  # own data: files, normalize, grid
         if factory is None and pde not in PDE_DIMS and own["file_hashes"] is None and own["loader"] is None:
-            raise _bad("pde", pde, f"one of {list(PDE_DIMS)}, or any name with data.files (your own data), "
+            raise fail("pde", pde, f"one of {list(PDE_DIMS)}, or any name with data.files (your own data), "
                                    "a registered pde (register_pde) or a dataset_factory")
-
-        model_raw = _mapping("model", raw.get("model", {}) or {})
-        if "K" in model_raw:
-            raise _bad("model.K", model_raw["K"], "not set here; use the top-level `K` list")
-        _check_keys("model", model_raw, _MODEL_KEYS)
-        d_default = PDE_DIMS.get(pde, own["d"])
-        if "d" in model_raw:
-            d = _int("model.d", model_raw["d"], lo=1, hi=3)
-            if d_default is not None and d != d_default:
-                raise _bad("model.d", d, f"{d_default} (pde={pde!r} has {d_default} dimension(s))")
-        elif d_default is None:
-            raise _bad("model.d", None, f"1, 2 or 3 (required for pde={pde!r}; known pdes: {list(PDE_DIMS)})")
-        else:
-            d = d_default
-        fno_defaults = {**OPTIONAL_MODEL_FIELDS, **FNOConfig().to_dict()}
-        model = {"d": d}
-        for k in _MODEL_KEYS[1:]:
-            v = model_raw.get(k, fno_defaults[k])
-            if k == "grid":
-                model[k] = _bool(f"model.{k}", v)
-            elif k == "grid_convention":
-                model[k] = _str(f"model.{k}", v, GRID_CONVENTIONS)
-            elif k == "padding":
-                if isinstance(v, (list, tuple)):
-                    if len(v) != d:
-                        raise _bad("model.padding", v, f"an integer >= 0 or a list of {d} integers >= 0")
-                    model[k] = [owndata.padding_value(f"model.padding[{i}]", x, data["resolution"])
-                                for i, x in enumerate(v)]
-                else:
-                    model[k] = owndata.padding_value("model.padding", v, data["resolution"])
-            else:
-                hi = {"width": LIMITS["model.width"], "n_layers": LIMITS["model.n_layers"],
-                      "projection_width": LIMITS["model.projection_width"]}.get(k, LIMITS["model.channels"])
-                model[k] = _int(f"model.{k}", v, lo=1, hi=hi)
-
-        owndata.check_model_grid(pde, data, model_raw, model)
-
-        base_K = _int("base_K", raw.get("base_K", 3), lo=2)
-        pars = []
-        for i, p in enumerate(_list("parametrizations", raw.get("parametrizations", ["sp", "mup"]), lambda p, x: x)):
-            path = f"parametrizations[{i}]"
-            if isinstance(p, str):
-                kind, bk = p.lower().replace("μ", "mu"), base_K
-                if kind not in PARAM_KINDS:
-                    raise _bad(path, p, f"one of {list(PARAM_KINDS)} or {{kind: ..., base_K: ...}}")
-            elif isinstance(p, Mapping):
-                _check_keys(path, p, ("kind", "base_K"))
-                kind = _str(f"{path}.kind", str(p.get("kind", "")).lower().replace("μ", "mu"), PARAM_KINDS)
-                bk = p.get("base_K")
-                bk = base_K if bk is None else _int(f"{path}.base_K", bk, lo=2)
-            else:
-                raise _bad(path, p, f"one of {list(PARAM_KINDS)} or {{kind: ..., base_K: ...}}")
-            entry = {"kind": kind, "base_K": None if kind == "sp" else bk}
-            if entry in pars:
-                raise _bad("parametrizations", raw.get("parametrizations"), f"a list without duplicates ({entry} repeats)")
-            pars.append(entry)
-
-        pads = model["padding"] if isinstance(model["padding"], list) else [model["padding"]] * d
-        pads = [padding_points(p, data["resolution"]) for p in pads]
+        model = cls._check_model(raw, pde, data, own["d"])
+        d = model["d"]
+        base_K = integer("base_K", raw.get("base_K", 3), lo=2, from_float=True)
+        pars = cls._check_parametrizations(raw, base_K)
         n_t = _time_frames(pde, d, data["params"]) if factory is None else None
-        kmax = _max_K(d, data["resolution"], pads, n_t=n_t)
-        if n_t is not None and kmax < _max_K(d, data["resolution"], pads):
-            def check_K(p, x):  # the time axis is the tighter limit: say so
-                try:
-                    return _int(p, x, lo=2, hi=kmax)
-                except ConfigError as e:
-                    raise _bad(p, x, f"{e.allowed} (navier_stokes's time axis has data.params.n_t={n_t} frames"
-                                     f"{f' + padding {pads[2]}' if pads[2] else ''})") from None
-        else:
-            def check_K(p, x):
-                return _int(p, x, lo=2, hi=kmax)
-        K = _list("K", raw["K"], check_K)
-
-        lrs = _lr_spec("lr", raw["lr"])
-        seeds = _list("seeds", raw.get("seeds", [0]), lambda p, x: _int(p, x, lo=0, hi=LIMITS["seed"]))
-        train = _validate_train(_mapping("train", raw.get("train", {}) or {}))
-        if train.get("pino_weight") and pde != "darcy":
-            raise _bad("train.pino_weight", train["pino_weight"], f"0 for pde={pde!r} (the PINO residual is Darcy's)")
-        bs_default = _train_fields().get("batch_size", 20) or 20
-        batch_sizes = _list(
-            "batch_sizes", raw.get("batch_sizes", [min(bs_default, data["n_train"])]),
-            lambda p, x: _int(p, x, lo=1, hi=data["n_train"]),
-        )
-        beta1, beta2_default = train.get("betas") or (0.9, 0.999)
-        beta2s = _list(
-            "beta2s", raw.get("beta2s", [beta2_default]),
-            lambda p, x: _canon_float(_num(p, x, lo=0.0, hi=1.0, hi_open=True, allowed="a number in [0, 1)")),
-        )
-        init_scales = _list(
-            "init_scales", raw.get("init_scales", [1.0]),
-            lambda p, x: _canon_float(_num(p, x, lo=0.0, lo_open=True, allowed="a finite number > 0")),
-        )
-        mps = _int("max_population_size", raw.get("max_population_size", 64), lo=1, hi=LIMITS["max_population_size"])
-        device = _str("device", raw.get("device", "cpu"), DEVICES)
+        K = cls._check_K(raw, data, model, n_t)
+        lrs, seeds, train, batch_sizes, beta2s, init_scales = cls._check_grids(raw, pde, data)
+        mps = integer("max_population_size", raw.get("max_population_size", 64), lo=1,
+                      hi=LIMITS["max_population_size"], from_float=True)
+        device = string("device", raw.get("device", "cpu"), DEVICES)
         n_runs = (len(pars) * len(K) * len(batch_sizes) * len(lrs) * len(seeds) * len(beta2s) * len(init_scales))
         spatial = [data["resolution"]] * (d if n_t is None else d - 1) + ([n_t] if n_t is not None else [])
         _sizes(pde=pde, data=data, model=model, K=K, batch_sizes=batch_sizes, n_runs=n_runs, spatial=spatial)
         if factory is not None:
-            factory = _str("dataset_factory", factory)
-            if ":" not in factory:
-                raise _bad("dataset_factory", factory, "null or 'package.module:function'")
             _factory(factory)  # importable and callable here, or refused before anything runs
         cache_dir = raw.get("cache_dir")
         if cache_dir is not None:
-            cache_dir = _str("cache_dir", str(cache_dir))
+            cache_dir = string("cache_dir", str(cache_dir))
         desc = raw.get("description", "")
         if not isinstance(desc, str):
-            raise _bad("description", desc, "a string")
+            raise fail("description", desc, "a string")
         return cls(
             name=name, pde=pde, data=data, model=model, parametrizations=tuple(pars), K=tuple(K),
             lrs=tuple(lrs), seeds=tuple(seeds), batch_sizes=tuple(batch_sizes), beta2s=tuple(beta2s),
@@ -258,6 +143,149 @@ class SweepConfig:
             dataset_factory=factory, cache_dir=cache_dir, description=desc, base_K=base_K,
             pde_module=own["pde_module"], file_hashes=own["file_hashes"], loader=own["loader"],
         )
+
+    @staticmethod
+    def _check_top(raw: Mapping) -> tuple[str, str, str | None]:
+        """The required keys, ``name``, ``pde`` and ``dataset_factory`` (its form)."""
+        for req in ("name", "pde", "data", "K", "lr"):
+            if req not in raw:
+                raise fail(req, None, "a value (this key is required)")
+        name = string("name", raw["name"])
+        pde = string("pde", raw["pde"])
+        factory = raw.get("dataset_factory")
+        if factory is not None:
+            factory = string("dataset_factory", factory)
+            if ":" not in factory:
+                raise fail("dataset_factory", factory, "null or 'package.module:function'")
+        return name, pde, factory
+
+    @staticmethod
+    def _check_data(raw: Mapping, pde: str, *, generated: bool) -> tuple[dict, dict]:
+        """The ``data`` block (sizes, seed, plain ``params``; a generated data set's parameters through
+        ``load_dataset``'s own checks); returns it and the raw block for the own-data checks."""
+        data_raw = mapping("data", raw["data"])
+        known_keys("data", data_raw, _DATA_KEYS)
+        for req in ("resolution", "n_train", "n_test"):
+            if req not in data_raw:
+                raise fail(f"data.{req}", None, "a positive integer (this key is required)")
+        params_raw = mapping("data.params", data_raw.get("params", {}) or {})
+        _plain("data.params", params_raw)
+        data = {
+            "resolution": integer("data.resolution", data_raw["resolution"], lo=8 if generated else 4, hi=1 << 24,
+                                  from_float=True),
+            "n_train": integer("data.n_train", data_raw["n_train"], lo=1, hi=LIMITS["data.n"], from_float=True),
+            "n_test": integer("data.n_test", data_raw["n_test"], lo=1, hi=LIMITS["data.n"], from_float=True),
+            "seed": integer("data.seed", data_raw.get("seed", 0), lo=0, hi=LIMITS["seed"], from_float=True),
+            "params": _jsonable(params_raw),
+        }
+        if generated:  # the same checks as load_dataset's, now
+            _data_params(pde, data["resolution"], data["params"])
+        return data, data_raw
+
+    @staticmethod
+    def _check_model(raw: Mapping, pde: str, data: Mapping, own_d: int | None) -> dict:
+        """The ``model`` block: every FNOConfig field but K, defaults filled; ``d`` from the pde."""
+        model_raw = mapping("model", raw.get("model", {}) or {})
+        if "K" in model_raw:
+            raise fail("model.K", model_raw["K"], "left out here (the top-level `K` list sets it)")
+        known_keys("model", model_raw, _MODEL_KEYS)
+        d_default = PDE_DIMS.get(pde, own_d)
+        if "d" in model_raw:
+            d = integer("model.d", model_raw["d"], lo=1, hi=3, from_float=True)
+            if d_default is not None and d != d_default:
+                raise fail("model.d", d, f"{d_default} (pde={pde!r} has {d_default} dimension(s))")
+        elif d_default is None:
+            raise fail("model.d", None, f"1, 2 or 3 (required for pde={pde!r}; known pdes: {list(PDE_DIMS)})")
+        else:
+            d = d_default
+        fno_defaults = {**OPTIONAL_MODEL_FIELDS, **FNOConfig().to_dict()}
+        model = {"d": d}
+        for k in _MODEL_KEYS[1:]:
+            v = model_raw.get(k, fno_defaults[k])
+            if k == "grid":
+                model[k] = boolean(f"model.{k}", v)
+            elif k == "grid_convention":
+                model[k] = string(f"model.{k}", v, GRID_CONVENTIONS)
+            elif k == "padding":
+                if isinstance(v, (list, tuple)):
+                    if len(v) != d:
+                        raise fail("model.padding", v, f"an integer >= 0 or a list of {d} integers >= 0")
+                    model[k] = [owndata.padding_value(f"model.padding[{i}]", x, data["resolution"])
+                                for i, x in enumerate(v)]
+                else:
+                    model[k] = owndata.padding_value("model.padding", v, data["resolution"])
+            else:
+                hi = {"width": LIMITS["model.width"], "n_layers": LIMITS["model.n_layers"],
+                      "projection_width": LIMITS["model.projection_width"]}.get(k, LIMITS["model.channels"])
+                model[k] = integer(f"model.{k}", v, lo=1, hi=hi, from_float=True)
+
+        owndata.check_model_grid(pde, data, model_raw, model)
+        return model
+
+    @staticmethod
+    def _check_parametrizations(raw: Mapping, base_K: int) -> list[dict]:
+        """``parametrizations``: names or ``{kind, base_K}`` mappings, without duplicates."""
+        pars = []
+        for i, p in enumerate(_list("parametrizations", raw.get("parametrizations", ["sp", "mup"]), lambda p, x: x)):
+            path = f"parametrizations[{i}]"
+            if isinstance(p, str):
+                kind, bk = p.lower().replace("μ", "mu"), base_K
+                if kind not in PARAM_KINDS:
+                    raise fail(path, p, f"one of {list(PARAM_KINDS)} or {{kind: ..., base_K: ...}}")
+            elif isinstance(p, Mapping):
+                known_keys(path, p, ("kind", "base_K"))
+                kind = string(f"{path}.kind", str(p.get("kind", "")).lower().replace("μ", "mu"), PARAM_KINDS)
+                bk = p.get("base_K")
+                bk = base_K if bk is None else integer(f"{path}.base_K", bk, lo=2, from_float=True)
+            else:
+                raise fail(path, p, f"one of {list(PARAM_KINDS)} or {{kind: ..., base_K: ...}}")
+            entry = {"kind": kind, "base_K": None if kind == "sp" else bk}
+            if entry in pars:
+                raise fail("parametrizations", raw.get("parametrizations"), f"a list without duplicates ({entry} repeats)")
+            pars.append(entry)
+        return pars
+
+    @staticmethod
+    def _check_K(raw: Mapping, data: Mapping, model: Mapping, n_t: int | None) -> list[int]:
+        """``K``: integers from 2 to the largest K the (padded) grid holds, the time axis included."""
+        d = model["d"]
+        pads = model["padding"] if isinstance(model["padding"], list) else [model["padding"]] * d
+        pads = [padding_points(p, data["resolution"]) for p in pads]
+        kmax = _max_K(d, data["resolution"], pads, n_t=n_t)
+        if n_t is not None and kmax < _max_K(d, data["resolution"], pads):
+            def check_K(p, x):  # the time axis is the tighter limit: say so
+                try:
+                    return integer(p, x, lo=2, hi=kmax, from_float=True)
+                except ConfigError as e:
+                    raise fail(p, x, f"{e.allowed} (navier_stokes's time axis has data.params.n_t={n_t} frames"
+                                     f"{f' + padding {pads[2]}' if pads[2] else ''})") from None
+        else:
+            def check_K(p, x):
+                return integer(p, x, lo=2, hi=kmax, from_float=True)
+        return _list("K", raw["K"], check_K)
+
+    @staticmethod
+    def _check_grids(raw: Mapping, pde: str, data: Mapping) -> tuple:
+        """The members' grids and the ``train`` block: (lrs, seeds, train, batch_sizes, beta2s, init_scales)."""
+        lrs = _lr_spec("lr", raw["lr"])
+        seeds = _list("seeds", raw.get("seeds", [0]),
+                      lambda p, x: integer(p, x, lo=0, hi=LIMITS["seed"], from_float=True))
+        train = _validate_train(mapping("train", raw.get("train", {}) or {}))
+        if train.get("pino_weight") and pde != "darcy":
+            raise fail("train.pino_weight", train["pino_weight"], f"0 for pde={pde!r} (the PINO residual is Darcy's)")
+        bs_default = _train_fields().get("batch_size", 20) or 20
+        batch_sizes = _list(
+            "batch_sizes", raw.get("batch_sizes", [min(bs_default, data["n_train"])]),
+            lambda p, x: integer(p, x, lo=1, hi=data["n_train"], from_float=True),
+        )
+        beta1, beta2_default = train.get("betas") or (0.9, 0.999)
+        beta2s = _list(
+            "beta2s", raw.get("beta2s", [beta2_default]),
+            lambda p, x: _canon_float(number(p, x, lo=0.0, hi=1.0, hi_open=True, allowed="a number in [0, 1)",
+                                             from_string=True)),
+        )
+        init_scales = _list("init_scales", raw.get("init_scales", [1.0]), lambda p, x: _canon_float(_positive_float(p, x)))
+        return lrs, seeds, train, batch_sizes, beta2s, init_scales
 
     @classmethod
     def from_file(cls, path: str | os.PathLike) -> "SweepConfig":

@@ -36,7 +36,7 @@ from typing import Mapping
 from ..data.arrays import GRIDS
 from ..data.normalizers import NORMALIZATIONS
 from ..data.registry import check_loader_signature, default_loader, get_pde, import_pde_module
-from .validate import _bad, _str
+from ..validation import fail, string
 
 __all__ = ["BUILTIN_NORMALIZE", "FILE_NORMALIZE", "prepare_data", "identity_data", "dry_run_check"]
 
@@ -53,27 +53,27 @@ def padding_value(path: str, v, resolution: int | None = None):
     allowed = f"an integer >= 0{top} (grid points) or a number in (0, 1) (a fraction of the axis)"
     if isinstance(v, float) and not v.is_integer():
         if not 0.0 < v < 1.0:
-            raise _bad(path, v, allowed)
+            raise fail(path, v, allowed)
         return float(v)
     if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or (resolution is not None and v > resolution):
-        raise _bad(path, v, allowed)
+        raise fail(path, v, allowed)
     return int(v)
 
 
 def _resolve_files(files, base_dir: Path) -> dict:
     if not isinstance(files, Mapping) or not files:
-        raise _bad("data.files", files, "a mapping {train: path, test: path} (a value may be [x_path, y_path])")
+        raise fail("data.files", files, "a mapping {train: path, test: path} (a value may be [x_path, y_path])")
     out = {}
     for k, v in files.items():
         paths = v if isinstance(v, (list, tuple)) else [v]
         if not paths or len(paths) > 2 or not all(isinstance(p, (str, os.PathLike)) and str(p) for p in paths):
-            raise _bad(f"data.files.{k}", v, "a path or a pair [x_path, y_path]")
+            raise fail(f"data.files.{k}", v, "a path or a pair [x_path, y_path]")
         res = []
         for p in paths:
             q = Path(os.path.expanduser(str(p)))
             q = q if q.is_absolute() else (base_dir / q)
             if not q.is_file():
-                raise _bad(f"data.files.{k}", str(p), f"an existing file (looked for {str(q)!r})")
+                raise fail(f"data.files.{k}", str(p), f"an existing file (looked for {str(q)!r})")
             res.append(str(q.resolve()))
         out[str(k)] = res if isinstance(v, (list, tuple)) else res[0]
     return out
@@ -92,19 +92,19 @@ def prepare_data(pde: str, raw: Mapping, data_raw: Mapping, data: dict, base_dir
 
     pde_module = raw.get("pde_module")
     if pde_module is not None:
-        pde_module = _str("pde_module", pde_module)
+        pde_module = string("pde_module", pde_module)
         try:
             import_pde_module(pde_module)
         except ValueError as e:
-            raise _bad("pde_module", pde_module, f"an importable module ({e})") from None
+            raise fail("pde_module", pde_module, f"an importable module ({e})") from None
     builtin = pde in PDES
     spec = None if builtin else get_pde(pde)
     if "normalize" in data_raw:
-        data["normalize"] = _str("data.normalize", data_raw["normalize"], NORMALIZATIONS)
+        data["normalize"] = string("data.normalize", data_raw["normalize"], NORMALIZATIONS)
     if builtin:
         for k in ("files", "grid"):
             if k in data_raw:
-                raise _bad(f"data.{k}", data_raw[k], f"not set for the built-in pde {pde!r} (own data only)")
+                raise fail(f"data.{k}", data_raw[k], f"left out for the built-in pde {pde!r} (own data only)")
         if data.get("normalize") == BUILTIN_NORMALIZE:
             del data["normalize"]  # the built-in default: out of the identity
         return {"d": None, "pde_module": pde_module, "file_hashes": None, "loader": None}
@@ -112,19 +112,19 @@ def prepare_data(pde: str, raw: Mapping, data_raw: Mapping, data: dict, base_dir
         if spec is None and "grid" not in data_raw:
             # no own data: a pde that a dataset_factory serves (a config key or run_sweep's argument)
             return {"d": None, "pde_module": pde_module, "file_hashes": None, "loader": None}
-        raise _bad("data.files", None, f"the data files of pde {pde!r} ({{train: ..., test: ...}}; it is not "
+        raise fail("data.files", None, f"the data files of pde {pde!r} ({{train: ..., test: ...}}; it is not "
                                        f"built in: {list(PDES)})")
     base = Path(base_dir) if base_dir is not None else Path.cwd()
     data["files"] = _resolve_files(data_raw["files"], base)
     if spec is None and not {"train", "test"} <= set(data["files"]):
-        raise _bad("data.files", data_raw["files"], "a mapping with a train and a test file")
+        raise fail("data.files", data_raw["files"], "a mapping with a train and a test file")
     data.setdefault("normalize", spec.normalize if spec else FILE_NORMALIZE)
-    data["grid"] = _str("data.grid", data_raw.get("grid", spec.grid if spec else "periodic"), GRIDS)
+    data["grid"] = string("data.grid", data_raw.get("grid", spec.grid if spec else "periodic"), GRIDS)
     loader = spec.loader if spec else default_loader
     try:
         check_loader_signature(loader, name=pde, params=data.get("params"))
     except ValueError as e:
-        raise _bad("data.params" if data.get("params") else "pde", pde, str(e)) from None
+        raise fail("data.params" if data.get("params") else "pde", pde, str(e)) from None
     return {"d": spec.d if spec else None, "pde_module": pde_module, "file_hashes": _hashes(data["files"]),
             "loader": spec.loader_name if spec is not None and loader is not default_loader else None}
 
@@ -134,7 +134,7 @@ def check_model_grid(pde: str, data: Mapping, model_raw: Mapping, model: dict) -
     if "grid" not in data:
         return
     if "grid_convention" in model_raw and model["grid_convention"] != data["grid"]:
-        raise _bad("model.grid_convention", model["grid_convention"],
+        raise fail("model.grid_convention", model["grid_convention"],
                    f"{data['grid']!r}, the grid of pde {pde!r}'s data (data.grid)")
     model["grid_convention"] = data["grid"]
 

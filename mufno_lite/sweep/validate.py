@@ -1,6 +1,7 @@
-"""Validation of a sweep config's parts, in the sweep's message style (``invalid sweep config:
-<key path>=<value>; allowed: …``): scalars, lists, the learning-rate grid (:func:`lr_grid`), the
-``train`` block and the allowed keys."""
+"""Validation of a sweep config's parts with :mod:`mufno_lite.validation`'s checkers (its message
+style, keys as paths: ``train.steps must be …; got train.steps=0``): lists, the learning-rate grid
+(:func:`lr_grid`), the ``train`` block, the allowed keys, the data parameters, hostile input and
+sizes."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import math
 from typing import Any, Callable, Iterable, Mapping
 
 from ..train import TrainConfig
-from ..validation import ConfigError, choice, integer, number, short
+from ..validation import ConfigError, boolean, fail, integer, known_keys, number, short, string
 from .identity import _canon_float
 
 
@@ -20,83 +21,17 @@ _GRID_OWNED = {"lr": "the top-level `lr` grid", "batch_size": "the top-level `ba
 
 
 # =============================================================================================
-# validation helpers
+# lists and the learning-rate grid
 # =============================================================================================
-
-
-def _bad(path: str, value, allowed: str) -> ConfigError:
-    return ConfigError(f"invalid sweep config: {path}={short(value)}; allowed: {allowed}", key=path, value=value,
-                       allowed=allowed)
-
-
-def _sweep_style(check, path, v, **kwargs):
-    """``check`` from :mod:`mufno_lite.validation`, its error restated in the sweep's message style."""
-    try:
-        return check(path, v, **kwargs)
-    except ConfigError as e:
-        raise _bad(path, e.value, e.allowed) from None
-
-
-def _int(path, v, lo=None, hi=None) -> int:
-    if isinstance(v, float) and v.is_integer():
-        v = int(v)
-    allowed = "an integer" + (f" >= {lo}" if lo is not None else "") + (f" and <= {hi}" if hi is not None else "")
-    return _sweep_style(integer, path, v, lo=lo, hi=hi, allowed=allowed)
-
-
-def _num(path, v, *, lo=None, lo_open=False, hi=None, hi_open=False, allowed=None) -> float:
-    if isinstance(v, str):
-        try:  # YAML 1.1 reads "1e-3" as a string
-            v = float(v)
-        except ValueError:
-            pass
-    if isinstance(v, int) and not isinstance(v, bool):
-        v = float(v)  # messages show the value as a float (lr.stop=-3.0)
-    return _sweep_style(number, path, v, lo=lo, lo_open=lo_open, hi=hi, hi_open=hi_open, allowed=allowed)
-
-
-def _bool(path, v) -> bool:
-    if not isinstance(v, bool):
-        raise _bad(path, v, "true or false")  # YAML spelling
-    return v
-
-
-def _str(path, v, choices=None) -> str:
-    if not isinstance(v, str) or not v:
-        raise _bad(path, v, f"one of {list(choices)}" if choices else "a non-empty string")
-    if choices is not None:
-        try:
-            choice(path, v, choices)
-        except ConfigError:
-            raise _bad(path, v, f"one of {list(choices)}") from None
-    return v
-
-
-def _mapping(path, v) -> dict:
-    if not isinstance(v, Mapping):
-        raise _bad(path, v, "a mapping (key: value)")
-    return dict(v)
-
-
-def _check_keys(path: str, d: Mapping, allowed: Iterable[str]) -> None:
-    allowed = list(allowed)
-    for k in d:
-        if k not in allowed:
-            name = k[:40] if isinstance(k, str) else short(k, 40)
-            where = f"{path}.{name}" if path else name
-            raise ConfigError(f"invalid sweep config: unknown key {short(where)} (value {short(d[k])}); "
-                              f"allowed keys: {allowed}", key=where, value=d[k], allowed=f"one of the keys {allowed}")
 
 
 def _list(path, v, item, *, scalar_ok=True) -> list:
     if scalar_ok and not isinstance(v, (list, tuple)):
         v = [v]
-    if not isinstance(v, (list, tuple)):
-        raise _bad(path, v, "a non-empty list")
-    if len(v) == 0:
-        raise _bad(path, v, "a non-empty list")
+    if not isinstance(v, (list, tuple)) or len(v) == 0:
+        raise fail(path, v, "a non-empty list")
     if len(v) > MAX_LIST:
-        raise _bad(path, v, f"a non-empty list of at most {MAX_LIST} values (got {len(v)})")
+        raise fail(path, v, f"a non-empty list of at most {MAX_LIST} values (got {len(v)})")
     out = [item(f"{path}[{i}]", x) for i, x in enumerate(v)]
     seen, seen_list = set(), []
     for x in out:
@@ -107,7 +42,7 @@ def _list(path, v, item, *, scalar_ok=True) -> list:
             dup = x in seen_list
             seen_list.append(x)
         if dup:
-            raise _bad(path, list(v), f"a list without duplicates ({short(x)} repeats)")
+            raise fail(path, list(v), f"a list without duplicates ({short(x)} repeats)")
     return out
 
 
@@ -122,20 +57,20 @@ def lr_grid(spec) -> list[float]:
 
 def _lr_spec(path, spec) -> list[float]:
     if isinstance(spec, Mapping):
-        _check_keys(path, spec, ("start", "stop", "per_decade"))
+        known_keys(path, spec, ("start", "stop", "per_decade"))
         for k in ("start", "stop"):
             if k not in spec:
-                raise _bad(f"{path}.{k}", None, "a number (log10 of a learning rate) — required")
-        a = _num(f"{path}.start", spec["start"], lo=-30.0, hi=1.0)
-        b = _num(f"{path}.stop", spec["stop"], lo=-30.0, hi=1.0)
-        n = _int(f"{path}.per_decade", spec.get("per_decade", 8), lo=1, hi=1000)
+                raise fail(f"{path}.{k}", None, "a number (log10 of a learning rate) — required")
+        a = number(f"{path}.start", spec["start"], lo=-30.0, hi=1.0, from_string=True)
+        b = number(f"{path}.stop", spec["stop"], lo=-30.0, hi=1.0, from_string=True)
+        n = integer(f"{path}.per_decade", spec.get("per_decade", 8), lo=1, hi=1000, from_float=True)
         if b < a:
-            raise _bad(f"{path}.stop", b, f"a number >= {path}.start={a}")
+            raise fail(f"{path}.stop", b, f"a number >= {path}.start={a}")
         count = int(math.floor((b - a) * n + 1e-9)) + 1
         if count > 10000:
-            raise _bad(path, dict(spec), "a grid of at most 10000 learning rates")
+            raise fail(path, dict(spec), "a grid of at most 10000 learning rates")
         return [_canon_float(10.0 ** (a + k / n)) for k in range(count)]
-    vals = _list(path, spec, lambda p, x: _num(p, x, lo=0.0, lo_open=True, allowed="a finite number > 0"))
+    vals = _list(path, spec, lambda p, x: _positive_float(p, x))
     return [_canon_float(v) for v in vals]
 
 
@@ -154,55 +89,60 @@ def _train_fields() -> dict[str, Any]:
     return out
 
 
+def _positive_float(path, v, allowed="a finite number > 0") -> float:
+    """A learning rate, an init scale: a finite number > 0 (YAML's string spelling too)."""
+    return number(path, v, lo=0.0, lo_open=True, allowed=allowed, from_string=True)
+
+
 def _validate_train(train: Mapping) -> dict:
     """Type-check the train section and return the full TrainConfig dict (defaults filled)."""
     defaults = _train_fields()
     allowed = [k for k in defaults if k not in _GRID_OWNED]
     for k, owner in _GRID_OWNED.items():
         if k in train:
-            raise _bad(f"train.{k}", train[k], f"not set here; use {owner}")
-    _check_keys("train", train, allowed)
+            raise fail(f"train.{k}", train[k], f"left out here ({owner} sets it)")
+    known_keys("train", train, allowed)
     out = dict(defaults)
+    real = dict(from_string=True)
     checks: dict[str, Callable] = {
-        "steps": lambda p, v: _int(p, v, lo=1, hi=LIMITS["train.steps"]),
-        "warmup_steps": lambda p, v: _int(p, v, lo=0),
-        "data_seed": lambda p, v: _int(p, v, lo=0, hi=LIMITS["seed"]),
-        "curve_points": lambda p, v: _int(p, v, lo=2),
-        "optimizer": lambda p, v: _str(p, v, ("adam", "adamw")),
-        "schedule": lambda p, v: _str(p, v),
-        "eps": lambda p, v: _num(p, v, lo=0.0, lo_open=True),
-        "weight_decay": lambda p, v: _num(p, v, lo=0.0),
-        "pino_weight": lambda p, v: _num(p, v, lo=0.0),
-        "clip": lambda p, v: None if v is None else _num(p, v, lo=0.0, lo_open=True, allowed="null or a number > 0"),
-        "normalize_x": _bool,
-        "normalize_y": _bool,
+        "steps": lambda p, v: integer(p, v, lo=1, hi=LIMITS["train.steps"], from_float=True),
+        "warmup_steps": lambda p, v: integer(p, v, lo=0, from_float=True),
+        "data_seed": lambda p, v: integer(p, v, lo=0, hi=LIMITS["seed"], from_float=True),
+        "curve_points": lambda p, v: integer(p, v, lo=2, from_float=True),
+        "optimizer": lambda p, v: string(p, v, ("adam", "adamw")),
+        "schedule": lambda p, v: string(p, v),
+        "eps": lambda p, v: number(p, v, lo=0.0, lo_open=True, **real),
+        "weight_decay": lambda p, v: number(p, v, lo=0.0, **real),
+        "pino_weight": lambda p, v: number(p, v, lo=0.0, **real),
+        "clip": lambda p, v: None if v is None else _positive_float(p, v, "null or a number > 0"),
+        "normalize_x": boolean,
+        "normalize_y": boolean,
         "betas": _betas,
-        "lr_group": lambda p, v: _str(p, v, ("all", "spectral", "other")),
-        "lr_fixed": lambda p, v: None if v is None else _canon_float(_num(p, v, lo=0.0, lo_open=True, allowed="null or a number > 0")),
+        "lr_group": lambda p, v: string(p, v, ("all", "spectral", "other")),
+        "lr_fixed": lambda p, v: None if v is None else _canon_float(_positive_float(p, v, "null or a number > 0")),
     }
     for k, v in train.items():
         out[k] = checks[k](f"train.{k}", v) if k in checks else v
     if "betas" in out and out["betas"] is not None:
         out["betas"] = tuple(out["betas"])
     if out.get("warmup_steps") is not None and out.get("steps") is not None and out["warmup_steps"] > out["steps"]:
-        raise _bad("train.warmup_steps", out["warmup_steps"], f"an integer <= train.steps={out['steps']}")
+        raise fail("train.warmup_steps", out["warmup_steps"], f"an integer <= train.steps={out['steps']}")
     # let TrainConfig itself judge values this module does not know (e.g. the schedule names)
     try:
         TrainConfig(**out)
     except ConfigError as e:  # TrainConfig names the field; the sweep puts it under `train`
-        where = e.under("train")
-        raise ConfigError(f"invalid sweep config: {where}: {e}", key=where, value=e.value, allowed=e.allowed) from None
+        raise e.with_key_prefix("train") from None
     except (ValueError, TypeError) as e:
-        raise ConfigError(f"invalid sweep config: train: {e}", key="train") from None
+        raise ConfigError(f"train: {e}", key="train") from None
     return out
 
 
 def _betas(path, v) -> tuple[float, float]:
     if not isinstance(v, (list, tuple)) or len(v) != 2:
-        raise _bad(path, v, "a pair [beta1, beta2], each in [0, 1)")
+        raise fail(path, v, "a pair [beta1, beta2], each in [0, 1)")
     return (
-        _num(f"{path}[0]", v[0], lo=0.0, hi=1.0, hi_open=True),
-        _num(f"{path}[1]", v[1], lo=0.0, hi=1.0, hi_open=True),
+        number(f"{path}[0]", v[0], lo=0.0, hi=1.0, hi_open=True, from_string=True),
+        number(f"{path}[1]", v[1], lo=0.0, hi=1.0, hi_open=True, from_string=True),
     )
 
 
@@ -254,51 +194,46 @@ def _plain(path: str, v, *, max_nodes: int = 10_000, max_depth: int = 8) -> None
         p, x, depth, ancestors = stack.pop()
         nodes += 1
         if nodes > max_nodes:
-            raise _bad(path, v, f"plain data of at most {max_nodes} values")
+            raise fail(path, v, f"plain data of at most {max_nodes} values")
         if depth > max_depth:
-            raise _bad(p, x, f"plain data nested at most {max_depth} levels deep")
+            raise fail(p, x, f"plain data nested at most {max_depth} levels deep")
         if x is None or isinstance(x, (bool, int, float)):
             if isinstance(x, int) and not isinstance(x, bool) and abs(x) > LIMITS["seed"]:
-                raise _bad(p, x, "an integer that fits in 64 bits")
+                raise fail(p, x, "an integer that fits in 64 bits")
             continue
         if isinstance(x, str):
             if len(x) > 10_000:
-                raise _bad(p, x, "a string of at most 10000 characters")
+                raise fail(p, x, "a string of at most 10000 characters")
             continue
         if id(x) in ancestors:
-            raise _bad(p, x, "plain data (this value contains itself)")
+            raise fail(p, x, "plain data (this value contains itself)")
         if isinstance(x, (list, tuple)):
             if len(x) > max_nodes:
-                raise _bad(p, x, f"a list of at most {max_nodes} values")
+                raise fail(p, x, f"a list of at most {max_nodes} values")
             for i, y in enumerate(x):
                 stack.append((f"{p}[{i}]", y, depth + 1, ancestors + (id(x),)))
         elif isinstance(x, Mapping):
             if len(x) > max_nodes:
-                raise _bad(p, x, f"a mapping of at most {max_nodes} keys")
+                raise fail(p, x, f"a mapping of at most {max_nodes} keys")
             for k, y in x.items():
                 if not isinstance(k, str):
-                    raise _bad(f"{p}.{short(k, 40)}", k, "a string key")
+                    raise fail(f"{p}.{short(k, 40)}", k, "a string key")
                 stack.append((f"{p}.{k[:40]}", y, depth + 1, ancestors + (id(x),)))
         else:
-            raise _bad(p, x, "plain data (null, true/false, a number, a string, a list or a mapping)")
+            raise fail(p, x, "plain data (null, true/false, a number, a string, a list or a mapping)")
 
 
 def _data_params(pde: str, resolution: int, params: Mapping) -> None:
     """The data set's parameters through the same checks as at run time
-    (:func:`mufno_lite.data.params.resolve_params`, which ``load_dataset`` uses), under ``data.params``."""
+    (:func:`mufno_lite.data.params.resolve_params`, which ``load_dataset`` uses), under ``data.params``
+    (``data.resolution`` for the grid)."""
     from ..data.params import check_resolution, resolve_params
 
     try:
         check_resolution(pde, resolution)
-    except ConfigError as e:
-        raise _bad("data.resolution", resolution, e.allowed) from None
-    try:
         resolve_params(pde, resolution, params)
     except ConfigError as e:
-        path = "data.resolution" if e.key == "resolution" else f"data.params.{e.key}" if e.key else "data.params"
-        detail = str(e).split(" is invalid: ", 1)[-1] if " is invalid: " in str(e) else str(e)
-        raise ConfigError(f"invalid sweep config: {path}={short(e.value)}; {detail}", key=path, value=e.value,
-                          allowed=e.allowed) from None
+        raise e.with_key_prefix("data" if e.key == "resolution" else "data.params") from None
 
 
 def _factory(spec: str) -> None:
@@ -308,14 +243,14 @@ def _factory(spec: str) -> None:
 
     mod, _, fn = spec.partition(":")
     if not mod or not fn:
-        raise _bad("dataset_factory", spec, "null or 'package.module:function'")
+        raise fail("dataset_factory", spec, "null or 'package.module:function'")
     try:
         obj = getattr(importlib.import_module(mod), fn)
     except Exception as e:  # ImportError, AttributeError, or the module failing as it imports
         reason = " ".join(f"{type(e).__name__}: {e}".split())[:160]
-        raise _bad("dataset_factory", spec, f"'package.module:function' that can be imported ({reason})") from None
+        raise fail("dataset_factory", spec, f"'package.module:function' that can be imported ({reason})") from None
     if not callable(obj):
-        raise _bad("dataset_factory", spec, f"a callable (got a {type(obj).__name__})")
+        raise fail("dataset_factory", spec, f"a callable (got a {type(obj).__name__})")
 
 
 def _member_bytes(model: Mapping, K: int, spatial: Iterable[int], batch_size: int) -> int:
@@ -333,17 +268,17 @@ def _sizes(*, pde: str, data: Mapping, model: Mapping, K: Iterable[int], batch_s
     """The sweep's sizes against :data:`LIMITS` (an estimate, stated in the message)."""
     pts = math.prod(spatial)
     if pts > LIMITS["data.points"]:
-        raise _bad("data.resolution", data["resolution"],
+        raise fail("data.resolution", data["resolution"],
                    f"a grid of at most {LIMITS['data.points']} points per sample (got {pts})")
     values = 2 * (data["n_train"] + data["n_test"]) * pts
     if values > LIMITS["data.values"]:
-        raise _bad("data.n_train", data["n_train"],
+        raise fail("data.n_train", data["n_train"],
                    f"a data set of at most {LIMITS['data.values']} values (got {values} = 2 × (n_train + n_test) × {pts} points)")
     if n_runs > LIMITS["runs"]:
-        raise _bad("lr", n_runs, f"a sweep of at most {LIMITS['runs']} runs (the grid has {n_runs})")
+        raise fail("lr", n_runs, f"a sweep of at most {LIMITS['runs']} runs (the grid has {n_runs})")
     est = _member_bytes(model, max(K), spatial, max(batch_sizes))
     if est > LIMITS["member_bytes"]:
-        raise _bad("model.width", model["width"],
+        raise fail("model.width", model["width"],
                    f"a model that fits in {LIMITS['member_bytes'] >> 30} GiB in training (estimated "
                    f"{est / 2 ** 30:.3g} GiB at K={max(K)}, batch {max(batch_sizes)}: weights, gradients, Adam state "
                    f"and activations)")

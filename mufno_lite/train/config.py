@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from ..validation import ConfigError, choice, fail, integer, number, optional, positive_int, positive_number
+from ..validation import choice, fail, integer, number, optional, positive_int, positive_number
 
 
 OPTIMIZERS = ("adam", "adamw")
@@ -104,8 +104,7 @@ class TrainConfig:
         w = integer("warmup_steps", self.warmup_steps, lo=0, hi=self.steps,
                     allowed=f"an integer in [0, steps={self.steps}]")
         if sch == "warmup_cosine" and w == 0:
-            raise ConfigError("schedule='warmup_cosine' needs warmup_steps >= 1; got warmup_steps=0",
-                              key="warmup_steps", value=w, allowed="an integer >= 1 with schedule='warmup_cosine'")
+            raise fail("warmup_steps", w, "an integer >= 1 with schedule='warmup_cosine'")
         optional(positive_number, "clip", self.clip)
         number("pino_weight", self.pino_weight, lo=0)
         integer("data_seed", self.data_seed)
@@ -117,9 +116,8 @@ class TrainConfig:
         object.__setattr__(self, "lr_group", grp)
         if grp == "all":
             if self.lr_fixed is not None:
-                raise ConfigError(f"lr_fixed is only used with lr_group 'spectral' or 'other'; got lr_fixed={self.lr_fixed!r} "
-                                  "with lr_group='all'", key="lr_fixed", value=self.lr_fixed,
-                                  allowed="null with lr_group='all'")
+                raise fail("lr_fixed", self.lr_fixed, "None with lr_group='all' (it is used with lr_group 'spectral' "
+                                                      "or 'other' only)")
         elif self.lr_fixed is None:
             raise fail("lr_fixed", None, f"a positive finite number when lr_group={grp!r}")
         else:
