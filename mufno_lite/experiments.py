@@ -65,12 +65,15 @@ EXPERIMENTS: dict[str, dict[str, dict]] = {name: {p: _compose(spec, p) for p in 
 
 
 def experiment_config(name: str, preset: str) -> dict[str, Any]:
-    """The sweep config (a dict for :meth:`mufno_lite.sweep.SweepConfig.from_dict`) of an experiment."""
+    """The sweep config (a dict for :meth:`mufno_lite.sweep.SweepConfig.from_dict`) of an experiment.
+
+    ``preset``: a preset's name, used as it is, or ``auto`` (resolved here, once:
+    :func:`mufno_lite.presets.resolve_preset`)."""
     from .presets import resolve_preset
 
     if name not in EXPERIMENTS:
         raise ValueError(f"experiment must be one of {sorted(EXPERIMENTS)}; got experiment={name!r}")
-    p = resolve_preset(preset)
+    p = preset if preset in PRESETS else resolve_preset(preset)
     cfg = copy.deepcopy(EXPERIMENTS[name][p])
     cfg["name"] = f"{name}@{p}"
     cfg.setdefault("base_K", 3)
@@ -97,7 +100,7 @@ def run_experiment(name: str, session=None, *, preset: str | None = None, store=
     from .sweep import SweepConfig, run_sweep, sweep_results
     from .sweep.executors.default import default_executor
 
-    preset = preset or (session.preset if session is not None else "auto")
+    preset = resolve_preset(preset or (session.preset if session is not None else "auto"))  # once
     store = store or (session.results_store if session is not None else None)
     device = device or (session.device if session is not None else None)
     cfg = experiment_config(name, preset)
@@ -106,7 +109,7 @@ def run_experiment(name: str, session=None, *, preset: str | None = None, store=
         cfg["name"] += "+custom"
     config = SweepConfig.from_dict(cfg)
     if executor == "auto":
-        executor = default_executor(resolve_preset(preset), device)
+        executor = default_executor(preset, device)
     report = run_sweep(config, store, device=device, progress=progress, handle_signals=False, verbose=verbose,
                        executor=executor, if_changed=if_changed)
     if getattr(report, "status", "complete") == "interrupted":

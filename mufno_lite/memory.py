@@ -354,10 +354,7 @@ def estimate_run_memory(run, members: int | None = None, *, device: str = "cuda"
         raise ValueError("run must be a RunSpec, a run config dict or a population task (with 'model' and 'data')")
     if members is None:
         members = len(cfg["members"]) if isinstance(cfg.get("members"), list) else 1
-    md = dict(cfg["model"])
-    if isinstance(md.get("padding"), list):
-        md["padding"] = tuple(md["padding"])
-    fno = FNOConfig(**md)
+    fno = FNOConfig.from_dict(cfg["model"])
     tr = cfg.get("train", {})
     data = cfg["data"]
     return estimate_config_memory(

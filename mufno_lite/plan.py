@@ -260,10 +260,7 @@ def plan_sweep(raw: Mapping, *, device: str = "auto", budget_bytes: float | None
     tasks = population_tasks(cfg, todo, device=dev) if todo else []
     out = ExperimentPlan(cfg.name, len(todo), reused=len(runs) - len(todo))
     for task in tasks:
-        md = dict(task["model"])
-        if isinstance(md.get("padding"), list):
-            md["padding"] = tuple(md["padding"])
-        fno = FNOConfig(**md)
+        fno = FNOConfig.from_dict(task["model"])
         tr = task["train"]
         B, steps, M = int(tr["batch_size"]), int(tr["steps"]), len(task["members"])
         spatial = spatial_shape_of(task["pde"], task["data"], fno.d)

@@ -308,3 +308,17 @@ def test_mode_response_matches_the_stated_rule():
     assert mode_response(4, (9,), axis=0)[-2:] == [(3, 1.0), (4, 0.0)]
     with pytest.raises(ValueError, match="axis must be in 0..1"):
         mode_response(3, (12, 10), axis=2)
+
+
+def test_fno_config_from_dict_is_the_inverse_of_to_dict():
+    """One door for a serialised model block: JSON's lists back to tuples, changes applied, defaults
+    left out of the dict (to_dict) filled back in."""
+    import json
+
+    for cfg in (FNOConfig(d=2, K=5, width=8, padding=(2, 0.125)), FNOConfig(d=1, K=3, grid_convention="periodic"),
+                FNOConfig()):
+        assert FNOConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    model = {"d": 2, "width": 8, "padding": [2, 3]}  # a sweep's model block: no K
+    assert FNOConfig.from_dict(model, K=4) == FNOConfig(d=2, K=4, width=8, padding=(2, 3))
+    with pytest.raises(ValueError, match="padding"):
+        FNOConfig.from_dict({**model, "padding": [2]}, K=4)

@@ -127,6 +127,13 @@ class FNOConfig:
                 del out[k]
         return out
 
+    @classmethod
+    def from_dict(cls, d, **changes) -> "FNOConfig":
+        """The one door for a serialised model block (:meth:`to_dict`, a sweep's ``model`` block, a
+        run's or a task's): its fields with ``changes`` applied (``K=…``), lists (JSON's padding) as
+        tuples."""
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in {**d, **changes}.items()})
+
 
 #: the grid-coordinate conventions of :attr:`FNOConfig.grid_convention`
 GRID_CONVENTIONS = ("endpoint", "periodic")

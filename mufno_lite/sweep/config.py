@@ -323,7 +323,7 @@ class SweepConfig:
     def run_config(self, *, parametrization: Mapping, K: int, batch_size: int, lr: float, seed: int,
                    beta2: float, init_scale: float) -> dict:
         """The canonical config of one run (what its id hashes)."""
-        fno = FNOConfig(K=int(K), **{k: (tuple(v) if isinstance(v, list) else v) for k, v in self.model.items()})
+        fno = FNOConfig.from_dict(self.model, K=int(K))
         train = dict(self.train)
         for k, default in OPTIONAL_TRAIN_FIELDS.items():  # absent from the id while at their default
             if k in train and train[k] == default:

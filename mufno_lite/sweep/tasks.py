@@ -139,10 +139,7 @@ def run_population_task(
         if trainer is None:
             from ..train import train_population as trainer
         ds = load_dataset_cached(task, dataset_factory)
-        md = dict(task["model"])
-        if isinstance(md.get("padding"), list):
-            md["padding"] = tuple(md["padding"])
-        fno_cfg = FNOConfig(**md)
+        fno_cfg = FNOConfig.from_dict(task["model"])
         p = task["parametrization"]
         par = Parametrization(p["kind"], p["base_K"] if p["base_K"] is not None else 3)
         tr = dict(task["train"])

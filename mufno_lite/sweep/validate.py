@@ -259,7 +259,7 @@ def _member_bytes(model: Mapping, K: int, spatial: Iterable[int], batch_size: in
     from ..fno import FNOConfig
     from ..memory import estimate_config_memory
 
-    cfg = FNOConfig(K=int(K), **{k: (tuple(v) if isinstance(v, list) else v) for k, v in model.items()})
+    cfg = FNOConfig.from_dict(model, K=int(K))
     return estimate_config_memory(cfg, tuple(int(n) for n in spatial), int(batch_size), 1).total
 
 
