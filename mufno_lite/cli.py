@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
 import sys
 from typing import Callable
@@ -101,24 +100,6 @@ def _error(msg: str) -> int:
 def _os_error(e: OSError, what: str = "") -> str:
     name = f" {str(e.filename)!r}" if getattr(e, "filename", None) else ""
     return f"{what}{name}: {e.strerror or e}" if (what or name) else str(e.strerror or e)
-
-
-def _need_store(store) -> str | None:
-    """The error of a read command whose store is missing (None when it exists)."""
-    if not store.path.exists():
-        return f"no results store at {str(store.path)!r} (pass --store PATH, or set $MUFNO_RESULTS)"
-    return None
-
-
-def _check_sweep_arg(store, sweep: str | None) -> str | None:
-    """The error for ``--sweep NAME`` that the store does not hold (None when it does, or no --sweep)."""
-    if sweep is None:
-        return None
-    names = store.sweep_names()
-    if sweep not in names:
-        shown = ", ".join(repr(n) for n in names[:20]) + (", ..." if len(names) > 20 else "")
-        return f"--sweep {sweep[:80]!r} is not in {str(store.path)!r}; known sweeps: [{shown}]"
-    return None
 
 
 def _load_config(path: str):
@@ -257,108 +238,22 @@ def _sweep(parser: argparse.ArgumentParser):
 
 
 # ---------------------------------------------------------------------------------------------
-# status
+# status, export (the read commands: mufno_lite.cli_read)
 # ---------------------------------------------------------------------------------------------
 
 
 @subcommand("status", help="counts of runs by status, per parametrization and K")
 def _status(parser: argparse.ArgumentParser):
-    parser.add_argument("config", nargs="?", default=None, help="a sweep config (counts its runs, pending included)")
-    parser.add_argument("--store", default=None, help="results file (default: $MUFNO_RESULTS or results/results.sqlite)")
-    parser.add_argument("--sweep", default=None, help="only runs of this sweep (by name)")
+    from .cli_read import configure_status
 
-    def run(args) -> int:
-        import pandas as pd
-
-        from .store import ResultsStore, load_results
-        from .sweep import sweep_status
-
-        store = ResultsStore(args.store)
-        if args.config is not None:
-            try:
-                cfg = _load_config(args.config)
-            except ValueError as e:
-                return _error(str(e))
-            df = sweep_status(cfg, store)
-            title = f"sweep {cfg.name!r}"
-        else:
-            problem = _need_store(store) or _check_sweep_arg(store, args.sweep)
-            if problem:
-                return _error(problem)
-            res = load_results(store, sweep=args.sweep)
-            df = res[["run_id", "parametrization", "K", "status"]].copy()
-            if args.sweep is not None:
-                missing = sorted(set(store.sweep_run_ids(args.sweep)) - set(df["run_id"]))
-                if missing:  # planned but not run yet: take K and parametrization from the stored config
-                    from .sweep import SweepConfig
-
-                    meta = {}
-                    raw = store.sweep_config(args.sweep)
-                    if raw is not None:
-                        try:
-                            meta = {r.run_id: (r.config["parametrization"]["kind"], r.config["model"]["K"])
-                                    for r in SweepConfig.from_dict(raw).expand()}
-                        except ValueError:
-                            meta = {}
-                    df = pd.concat([df, pd.DataFrame({
-                        "run_id": missing, "parametrization": [meta.get(m, ("?", -1))[0] for m in missing],
-                        "K": [meta.get(m, ("?", -1))[1] for m in missing], "status": "pending"})], ignore_index=True)
-            title = f"sweep {args.sweep!r}" if args.sweep else "all runs"
-        print(f"{title} in {store.path}: {len(df)} runs")
-        if len(df) == 0:
-            return 0
-        totals = df["status"].value_counts()
-        print("  " + ", ".join(f"{k}: {int(totals.get(k, 0))}" for k in ("done", "diverged", "failed", "pending")
-                               if k in totals or k != "pending"))
-        table = pd.crosstab([df["parametrization"], df["K"]], df["status"])
-        print(table.to_string())
-        return 0
-
-    return run
-
-
-# ---------------------------------------------------------------------------------------------
-# export
-# ---------------------------------------------------------------------------------------------
+    return configure_status(parser)
 
 
 @subcommand("export", help="write the results table (one row per run) as CSV")
 def _export(parser: argparse.ArgumentParser):
-    parser.add_argument("--store", default=None, help="results file (default: $MUFNO_RESULTS or results/results.sqlite)")
-    parser.add_argument("--sweep", default=None, help="only runs of this sweep")
-    parser.add_argument("--csv", required=True, metavar="OUT.csv", help="output file")
+    from .cli_read import configure_export
 
-    def run(args) -> int:
-        from pathlib import Path
-
-        from .store import ResultsStore, load_results
-
-        store = ResultsStore(args.store)
-        out = Path(args.csv)
-        if out.is_dir():
-            return _error(f"--csv {str(out)!r} is a directory; give a file path such as results.csv")
-        problem = _need_store(store) or _check_sweep_arg(store, args.sweep)
-        if problem:
-            return _error(problem)
-        df = load_results(store, sweep=args.sweep)
-        for c in ("train_curve", "test_curve", "config"):
-            df[c] = [None if v is None else json.dumps(v, sort_keys=True) for v in df[c]]
-        df["sweeps"] = [";".join(v) for v in df["sweeps"]]
-        tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-        try:  # all or nothing: a full disk leaves no half-written CSV behind
-            out.parent.mkdir(parents=True, exist_ok=True)
-            df.to_csv(tmp, index=False)
-            os.replace(tmp, out)
-        except OSError as e:
-            try:
-                tmp.unlink()
-            except OSError:
-                pass
-            return _error(f"cannot write --csv {str(out)!r}: {e.strerror or e}")
-        print(f"wrote {len(df)} runs to {out}")
-        return 0
-
-    return run
+    return configure_export(parser)
 
 
 @subcommand("search-quick", help="the recorded search for a CPU configuration that shows (or refutes) the paper's effect")

@@ -23,7 +23,7 @@ LAYERS = {
     4: "sweep store",
     5: "experiments search mutransfer coord_check analysis exercises plan",
     6: "figures style book widgets session reproduce",
-    7: "cli __main__",
+    7: "cli cli_read __main__",
 }
 LAYER = {m: n for n, mods in LAYERS.items() for m in mods.split()}
 

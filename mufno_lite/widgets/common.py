@@ -162,3 +162,23 @@ def variant_labels(df, keys: Sequence[str]) -> list[str]:
     """One label per row naming its values of the differing config ``keys``, e.g. ``"width=4, clip=none"``."""
     fields = config_fields(df)
     return [", ".join(f"{_short(k)}={_fmt(f.get(k, 'none'))}" for k in keys) for f in fields]
+
+
+def optimum_html(opt, x, variant=None) -> str:
+    """The explorer's table beside the plot: the optimum per K and, over several K, its drift (HTML)."""
+    from ..analysis import drift_summary
+
+    t = opt.copy()
+    t["parametrization"] = [_PAR_LABEL.get(p, p) for p in t["parametrization"]]
+    t["edge"] = ["at grid edge" if e else "" for e in t["edge"]]
+    cols = ["parametrization", "K"] + ([variant] if variant else []) + ["best_x", "best_metric", "n_seeds", "n_diverged", "edge"]
+    heads = ["", "K"] + (["config"] if variant else []) + [f"best {x}", "value there", "seeds", "diverged", ""]
+    parts = ["<b>optimum per K</b>", _small_table(t, cols, heads)]
+    if t["K"].nunique() > 1:
+        by = ("parametrization",) + ((variant,) if variant else ())
+        dr = drift_summary(opt, by=by)
+        dr["parametrization"] = [_PAR_LABEL.get(p, p) for p in dr["parametrization"]]
+        parts += ["<br><b>drift of the optimum</b> (grid steps, largest K − smallest K)",
+                  _small_table(dr, list(by) + ["K_min", "K_max", "drift_steps", "median_seed_spread_steps"],
+                               ["", *(["config"] if variant else [])] + ["K from", "to", "drift", "seed spread"])]
+    return "<div style='padding-left:8px'>" + "".join(parts) + "</div>"

@@ -10,8 +10,8 @@ from typing import Mapping
 
 import numpy as np
 
-from .common import (_ALL, _clean, _fmt, _HPARAM_LABEL, _most_common, _PAR_LABEL, _show, _small_table, differing_fields,
-                     HPARAMS, variant_labels)
+from .common import (_ALL, _clean, _fmt, _HPARAM_LABEL, _most_common, _PAR_LABEL, _show, differing_fields, HPARAMS,
+                     optimum_html, variant_labels)
 
 
 class ResultsExplorer:
@@ -462,7 +462,7 @@ class ResultsExplorer:
         by = ("parametrization", "K") + ((variant,) if variant else ())
         opt = optimum_table(d, x=x, metric=metric, by=by)
         self.optimum = opt
-        self._table.value = self._optimum_html(opt, x, variant)
+        self._table.value = optimum_html(opt, x, variant)
         n_div = int((d["status"] == "diverged").sum())
         n_fail = int((d["status"] == "failed").sum())
         n_seeds = d["seed"].nunique()
@@ -474,31 +474,9 @@ class ResultsExplorer:
         _show(self._out, fig)
         return fig
 
-    @staticmethod
-    def _optimum_html(opt, x, variant=None) -> str:
-        from ..analysis import drift_summary
-
-        t = opt.copy()
-        t["parametrization"] = [_PAR_LABEL.get(p, p) for p in t["parametrization"]]
-        t["edge"] = ["at grid edge" if e else "" for e in t["edge"]]
-        cols = ["parametrization", "K"] + ([variant] if variant else []) + ["best_x", "best_metric", "n_seeds", "n_diverged", "edge"]
-        heads = ["", "K"] + (["config"] if variant else []) + [f"best {x}", "value there", "seeds", "diverged", ""]
-        parts = ["<b>optimum per K</b>", _small_table(t, cols, heads)]
-        if t["K"].nunique() > 1:
-            by = ("parametrization",) + ((variant,) if variant else ())
-            dr = drift_summary(opt, by=by)
-            dr["parametrization"] = [_PAR_LABEL.get(p, p) for p in dr["parametrization"]]
-            parts += ["<br><b>drift of the optimum</b> (grid steps, largest K − smallest K)",
-                      _small_table(dr, list(by) + ["K_min", "K_max", "drift_steps", "median_seed_spread_steps"],
-                                   ["", *(["config"] if variant else [])] + ["K from", "to", "drift", "seed spread"])]
-        return "<div style='padding-left:8px'>" + "".join(parts) + "</div>"
-
     # ---- display -----------------------------------------------------------------------------
     def _ipython_display_(self):
         from IPython.display import display
 
         display(self.widget)
 
-
-# ===============================================================================================
-# live training

@@ -1,0 +1,122 @@
+"""The read commands of the CLI: ``status`` and ``export`` (:mod:`mufno_lite.cli` registers them).
+
+They open the store read-only, create no file or folder, and refuse a missing store or an
+unknown ``--sweep`` with a ``ValueError`` that :func:`mufno_lite.cli.main` prints as one line
+``error: …`` (exit 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+__all__ = ["configure_status", "configure_export"]
+
+
+def _need_store(store) -> str | None:
+    """The error of a read command whose store is missing (None when it exists)."""
+    if not store.path.exists():
+        return f"no results store at {str(store.path)!r} (pass --store PATH, or set $MUFNO_RESULTS)"
+    return None
+
+
+def _check_sweep_arg(store, sweep: str | None) -> str | None:
+    """The error for ``--sweep NAME`` that the store does not hold (None when it does, or no --sweep)."""
+    if sweep is None:
+        return None
+    names = store.sweep_names()
+    if sweep not in names:
+        shown = ", ".join(repr(n) for n in names[:20]) + (", ..." if len(names) > 20 else "")
+        return f"--sweep {sweep[:80]!r} is not in {str(store.path)!r}; known sweeps: [{shown}]"
+    return None
+
+
+def configure_status(parser: argparse.ArgumentParser):
+    """``status``: counts of runs by status, per parametrization and K."""
+    parser.add_argument("config", nargs="?", default=None, help="a sweep config (counts its runs, pending included)")
+    parser.add_argument("--store", default=None, help="results file (default: $MUFNO_RESULTS or results/results.sqlite)")
+    parser.add_argument("--sweep", default=None, help="only runs of this sweep (by name)")
+
+    def run(args) -> int:
+        import pandas as pd
+
+        from .store import ResultsStore, load_results
+        from .sweep import SweepConfig, sweep_status
+
+        store = ResultsStore(args.store)
+        if args.config is not None:
+            cfg = SweepConfig.from_file(args.config)
+            df = sweep_status(cfg, store)
+            title = f"sweep {cfg.name!r}"
+        else:
+            problem = _need_store(store) or _check_sweep_arg(store, args.sweep)
+            if problem:
+                raise ValueError(problem)
+            res = load_results(store, sweep=args.sweep)
+            df = res[["run_id", "parametrization", "K", "status"]].copy()
+            if args.sweep is not None:
+                missing = sorted(set(store.sweep_run_ids(args.sweep)) - set(df["run_id"]))
+                if missing:  # planned but not run yet: take K and parametrization from the stored config
+                    meta = {}
+                    raw = store.sweep_config(args.sweep)
+                    if raw is not None:
+                        try:
+                            meta = {r.run_id: (r.config["parametrization"]["kind"], r.config["model"]["K"])
+                                    for r in SweepConfig.from_dict(raw).expand()}
+                        except ValueError:
+                            meta = {}
+                    df = pd.concat([df, pd.DataFrame({
+                        "run_id": missing, "parametrization": [meta.get(m, ("?", -1))[0] for m in missing],
+                        "K": [meta.get(m, ("?", -1))[1] for m in missing], "status": "pending"})], ignore_index=True)
+            title = f"sweep {args.sweep!r}" if args.sweep else "all runs"
+        print(f"{title} in {store.path}: {len(df)} runs")
+        if len(df) == 0:
+            return 0
+        totals = df["status"].value_counts()
+        print("  " + ", ".join(f"{k}: {int(totals.get(k, 0))}" for k in ("done", "diverged", "failed", "pending")
+                               if k in totals or k != "pending"))
+        table = pd.crosstab([df["parametrization"], df["K"]], df["status"])
+        print(table.to_string())
+        return 0
+
+    return run
+
+
+def configure_export(parser: argparse.ArgumentParser):
+    """``export``: the results table (one row per run) as CSV, written all or nothing."""
+    parser.add_argument("--store", default=None, help="results file (default: $MUFNO_RESULTS or results/results.sqlite)")
+    parser.add_argument("--sweep", default=None, help="only runs of this sweep")
+    parser.add_argument("--csv", required=True, metavar="OUT.csv", help="output file")
+
+    def run(args) -> int:
+        from pathlib import Path
+
+        from .store import ResultsStore, load_results
+
+        store = ResultsStore(args.store)
+        out = Path(args.csv)
+        if out.is_dir():
+            raise ValueError(f"--csv {str(out)!r} is a directory; give a file path such as results.csv")
+        problem = _need_store(store) or _check_sweep_arg(store, args.sweep)
+        if problem:
+            raise ValueError(problem)
+        df = load_results(store, sweep=args.sweep)
+        for c in ("train_curve", "test_curve", "config"):
+            df[c] = [None if v is None else json.dumps(v, sort_keys=True) for v in df[c]]
+        df["sweeps"] = [";".join(v) for v in df["sweeps"]]
+        tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+        try:  # all or nothing: a full disk leaves no half-written CSV behind
+            out.parent.mkdir(parents=True, exist_ok=True)
+            df.to_csv(tmp, index=False)
+            os.replace(tmp, out)
+        except OSError as e:
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+            raise ValueError(f"cannot write --csv {str(out)!r}: {e.strerror or e}") from None
+        print(f"wrote {len(df)} runs to {out}")
+        return 0
+
+    return run
