@@ -97,6 +97,64 @@ def _split(arrs_per_file, n_train, n_test, names):
     return x1[:n_train], y1[:n_train], x2[x2.shape[0] - n_test:], y2[y2.shape[0] - n_test:]
 
 
+def _from_mat(pde, paths, names, resolution, n_train, n_test, meta):
+    """The classic FNO ``.mat`` files of Burgers or Darcy: the splits at ``resolution`` (``meta``
+    completed with the grid)."""
+    if len(paths) > 2:
+        raise ValueError(f"files has {len(paths)} entries: give one file or two (train, test) for {pde}")
+    kx, ky = _KEYS[pde]
+    loaded = [tuple(read_mat(p, (kx, ky))[k] for k in (kx, ky)) for p in paths]
+    n_file = loaded[0][0].shape[-1]
+    if pde == "burgers":
+        s = resolution or n_file
+        if n_file % s:
+            raise ValueError(f"resolution={s} is invalid: must divide the file resolution {n_file}")
+        r = n_file // s
+        sub = lambda z: z[:, None, ::r]  # noqa: E731
+        meta.update(domain=[0.0, 1.0], periodic=True, h=1.0 / s, grid="x_i = i/s, i=0..s-1")
+    else:
+        s = resolution or n_file
+        if s < 2 or (n_file - 1) % (s - 1):
+            raise ValueError(f"resolution={s} is invalid: need (file resolution - 1) = {n_file - 1} "
+                             f"divisible by (resolution - 1)")
+        r = (n_file - 1) // (s - 1)
+        sub = lambda z: z[:, None, ::r, ::r]  # noqa: E731
+        meta.update(domain=[[0.0, 1.0], [0.0, 1.0]], periodic=False, h=1.0 / (s - 1), f=1.0,
+                    grid="nodes x_i = i/(s-1), i=0..s-1 (boundary included)", boundary="u = 0")
+    return _split([(sub(x), sub(y)) for x, y in loaded], n_train, n_test, names)
+
+
+def _from_npy(paths, names, resolution, n_train, n_test, n_t, length, t_final, nu, meta):
+    """PINO's Navier--Stokes ``.npy`` parts, ``(N, T+1, S, S)`` vorticity: ``(n_t, splits)`` at
+    ``resolution`` with ``n_t`` frames (``meta`` completed with the grid and the times)."""
+    parts = []
+    for p in paths:
+        arr = np.load(p, mmap_mode="r", allow_pickle=False)
+        if arr.ndim != 4 or arr.shape[-1] != arr.shape[-2]:
+            raise ValueError(f"{p} has shape {arr.shape}; expected (N, T+1, S, S) vorticity")
+        parts.append(arr)
+    T = parts[0].shape[1] - 1
+    S = parts[0].shape[-1]
+    if any(a.shape[1:] != parts[0].shape[1:] for a in parts):
+        raise ValueError(f"NS parts have inconsistent shapes {[a.shape for a in parts]}")
+    n_t = n_t or T
+    positive("n_t", n_t, integer=True)
+    if T % n_t:
+        raise ValueError(f"n_t={n_t} is invalid: must divide the {T} time steps of the file")
+    s = resolution or S
+    if S % s:
+        raise ValueError(f"resolution={s} is invalid: must divide the file resolution {S}")
+    r, q = S // s, T // n_t
+    data = np.concatenate([a[:, ::q, ::r, ::r] for a in parts])  # (N, n_t+1, s, s)
+    data = np.moveaxis(data, 1, -1)[:, None]  # (N, 1, s, s, n_t+1)
+    x = np.repeat(data[..., :1], n_t, axis=-1)
+    y = data[..., 1:]
+    meta.update(domain=[[0.0, length], [0.0, length]], periodic=True, h=length / s, length=length,
+                grid="x_i = i L/s, i=0..s-1", nu=nu, t_start=0.0,
+                times=[t_final * (j + 1) / n_t for j in range(n_t)])
+    return n_t, _split([(x, y)], n_train, n_test, names)
+
+
 def load_classic(pde: str, files: Union[str, Path, Sequence[Union[str, Path]]], *, resolution: Optional[int] = None,
                  n_train: int, n_test: int, n_t: Optional[int] = None, length: float = 2 * math.pi,
                  t_final: float = 1.0, nu: Optional[float] = None, device="cpu"):
@@ -141,55 +199,9 @@ def load_classic(pde: str, files: Union[str, Path, Sequence[Union[str, Path]]], 
     meta: dict = {"files": names}
 
     if pde in _KEYS:
-        if len(paths) > 2:
-            raise ValueError(f"files has {len(paths)} entries: give one file or two (train, test) for {pde}")
-        kx, ky = _KEYS[pde]
-        loaded = [tuple(read_mat(p, (kx, ky))[k] for k in (kx, ky)) for p in paths]
-        n_file = loaded[0][0].shape[-1]
-        if pde == "burgers":
-            s = resolution or n_file
-            if n_file % s:
-                raise ValueError(f"resolution={s} is invalid: must divide the file resolution {n_file}")
-            r = n_file // s
-            sub = lambda z: z[:, None, ::r]  # noqa: E731
-            meta.update(domain=[0.0, 1.0], periodic=True, h=1.0 / s, grid="x_i = i/s, i=0..s-1")
-        else:
-            s = resolution or n_file
-            if s < 2 or (n_file - 1) % (s - 1):
-                raise ValueError(f"resolution={s} is invalid: need (file resolution - 1) = {n_file - 1} "
-                                 f"divisible by (resolution - 1)")
-            r = (n_file - 1) // (s - 1)
-            sub = lambda z: z[:, None, ::r, ::r]  # noqa: E731
-            meta.update(domain=[[0.0, 1.0], [0.0, 1.0]], periodic=False, h=1.0 / (s - 1), f=1.0,
-                        grid="nodes x_i = i/(s-1), i=0..s-1 (boundary included)", boundary="u = 0")
-        xtr, ytr, xte, yte = _split([(sub(x), sub(y)) for x, y in loaded], n_train, n_test, names)
+        xtr, ytr, xte, yte = _from_mat(pde, paths, names, resolution, n_train, n_test, meta)
     else:
-        parts = []
-        for p in paths:
-            arr = np.load(p, mmap_mode="r", allow_pickle=False)
-            if arr.ndim != 4 or arr.shape[-1] != arr.shape[-2]:
-                raise ValueError(f"{p} has shape {arr.shape}; expected (N, T+1, S, S) vorticity")
-            parts.append(arr)
-        T = parts[0].shape[1] - 1
-        S = parts[0].shape[-1]
-        if any(a.shape[1:] != parts[0].shape[1:] for a in parts):
-            raise ValueError(f"NS parts have inconsistent shapes {[a.shape for a in parts]}")
-        n_t = n_t or T
-        positive("n_t", n_t, integer=True)
-        if T % n_t:
-            raise ValueError(f"n_t={n_t} is invalid: must divide the {T} time steps of the file")
-        s = resolution or S
-        if S % s:
-            raise ValueError(f"resolution={s} is invalid: must divide the file resolution {S}")
-        r, q = S // s, T // n_t
-        data = np.concatenate([a[:, ::q, ::r, ::r] for a in parts])  # (N, n_t+1, s, s)
-        data = np.moveaxis(data, 1, -1)[:, None]  # (N, 1, s, s, n_t+1)
-        x = np.repeat(data[..., :1], n_t, axis=-1)
-        y = data[..., 1:]
-        xtr, ytr, xte, yte = _split([(x, y)], n_train, n_test, names)
-        meta.update(domain=[[0.0, length], [0.0, length]], periodic=True, h=length / s, length=length,
-                    grid="x_i = i L/s, i=0..s-1", nu=nu, t_start=0.0,
-                    times=[t_final * (j + 1) / n_t for j in range(n_t)])
+        n_t, (xtr, ytr, xte, yte) = _from_npy(paths, names, resolution, n_train, n_test, n_t, length, t_final, nu, meta)
     t = [torch.from_numpy(np.ascontiguousarray(z, dtype=np.float32)).to(device) for z in (xtr, ytr, xte, yte)]
     config = {"pde": pde, "source": "classic", "files": names, "resolution": int(t[0].shape[-1] if pde != "navier_stokes"
                                                                                  else t[0].shape[-2]),

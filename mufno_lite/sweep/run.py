@@ -96,6 +96,22 @@ class SweepReport:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def _record(self, rows) -> str | None:
+        """Count one population's rows; the last line of the error of this session's first failure."""
+        self.n_populations_run += 1
+        first = None
+        for r in rows:
+            if r["status"] == "done":
+                self.n_done += 1
+            elif r["status"] == "diverged":
+                self.n_diverged += 1
+            else:
+                self.n_failed += 1
+                if self.n_failed == 1:
+                    first = ((r.get("error") or "").strip().splitlines()[-1:] or [""])[0]
+        self.remaining -= sum(1 for r in rows if r["status"] in ("done", "diverged"))
+        return first
+
 
 class _StopFlag:
     def __init__(self):
@@ -241,6 +257,82 @@ def _check_membership(name: str, ids: set, st: ResultsStore, if_changed: str) ->
         f"--extend (if_changed='extend': add the new runs, when the config keeps every old one)")
 
 
+def _as_config(config, config_path: str | None) -> tuple[SweepConfig, str | None]:
+    """A sweep given as a SweepConfig, a dict or a file path, as a SweepConfig (and the file, for
+    the resume hint)."""
+    if isinstance(config, (str, os.PathLike)):
+        return SweepConfig.from_file(config), config_path or str(config)
+    return (config if isinstance(config, SweepConfig) else SweepConfig.from_dict(config)), config_path
+
+
+class _SweepProgress:
+    """What a sweep shows while it trains (``mode`` of :func:`mufno_lite.progress.progress_mode`): a
+    bar over the runs (and one per population's steps), or throttled lines with an ETA, or nothing."""
+
+    def __init__(self, name: str, tasks: list, report: SweepReport, mode: str, verbose: bool):
+        self.show = mode in ("bar", "widget")
+        self.outer = self.lines = None
+        self.report = report
+        if self.show:
+            from tqdm.auto import tqdm
+
+            self.outer = tqdm(total=report.remaining, desc=f"{name}", unit="run", dynamic_ncols=True)
+        elif mode == "lines" and tasks:
+            n_pop = len(tasks)
+            self.lines = LineProgress(sum(len(t["members"]) for t in tasks),
+                                      f"sweep {name}", unit="runs",
+                                      extra=lambda: f"{report.n_populations_run}/{n_pop} populations"
+                                      + (f", {report.n_diverged} diverged" if report.n_diverged else "")
+                                      + (f", {report.n_failed} failed" if report.n_failed else ""))
+            if verbose:
+                print(f"sweep {name}: {self.lines.total} runs to train in {n_pop} populations"
+                      f" ({report.n_skipped} already stored)", flush=True)
+
+    def step_progress(self, task):
+        p = task["parametrization"]
+        desc = f"{p['kind']} K={task['model']['K']}"
+        steps = int(task["train"].get("steps") or 0)
+        if self.show:
+            return _StepBar(steps, desc)
+        if self.lines is not None and steps > 0:
+            # only populations that run longer than a minute print (one line a minute at most)
+            return _StepLines(steps, f"  population {desc}")
+        return None
+
+    def update(self, n_rows: int) -> None:
+        r = self.report
+        if self.outer is not None:
+            self.outer.update(n_rows)
+            self.outer.set_postfix(done=r.n_done, div=r.n_diverged, failed=r.n_failed, refresh=False)
+        if self.lines is not None:
+            self.lines.update(n_rows)
+
+    def close(self) -> None:
+        if self.outer is not None:
+            self.outer.close()
+        if self.lines is not None:
+            self.lines.close()
+
+
+def _plan(config: SweepConfig, st: ResultsStore, dev: str, if_changed: str, config_path: str | None):
+    """What is left to run: (runs, population tasks of the pending runs, whether the name's stored
+    runs are replaced, the report so far); refuses a changed sweep and row values the store cannot
+    hold before anything trains."""
+    runs = config.expand()
+    all_tasks = population_tasks(config, runs, device=dev)
+    replace = _check_membership(config.name, {r.run_id for r in runs}, st, if_changed)
+    stored = st.statuses([r.run_id for r in runs])
+    pending = [r for r in runs if stored.get(r.run_id) not in ("done", "diverged")]
+    tasks = population_tasks(config, pending, device=dev)
+    for t in tasks:  # values the store cannot hold are refused now, not after training
+        for row in member_rows(t, status="failed"):
+            check_row_values(row)
+    resume = f"python -m mufno_lite sweep {config_path or '<CONFIG>'} --store {st.path}"
+    report = SweepReport(sweep=config.name, store=str(st.path), n_runs=len(runs), n_skipped=len(runs) - len(pending),
+                         n_populations=len(all_tasks), remaining=len(pending), resume_command=resume)
+    return runs, tasks, replace, report
+
+
 def run_sweep(
     config: SweepConfig | Mapping | str | os.PathLike,
     store: ResultsStore | str | os.PathLike | None = None,
@@ -293,11 +385,7 @@ def run_sweep(
     SweepReport
     """
     t0 = time.perf_counter()
-    if isinstance(config, (str, os.PathLike)):
-        config_path = config_path or str(config)
-        config = SweepConfig.from_file(config)
-    elif not isinstance(config, SweepConfig):
-        config = SweepConfig.from_dict(config)
+    config, config_path = _as_config(config, config_path)
     if max_populations is not None and (isinstance(max_populations, bool) or not isinstance(max_populations, int)
                                         or max_populations < 1):
         raise ValueError(f"max_populations must be a positive integer or None; got max_populations={max_populations!r}")
@@ -309,18 +397,7 @@ def run_sweep(
     log = (lambda msg: print(msg, file=sys.stdout, flush=True)) if verbose else (lambda msg: None)
     warn = (lambda msg: print(msg, file=sys.stderr, flush=True)) if verbose else (lambda msg: None)
 
-    runs = config.expand()
-    all_tasks = population_tasks(config, runs, device=dev)
-    replace = _check_membership(config.name, {r.run_id for r in runs}, st, if_changed)
-    stored = st.statuses([r.run_id for r in runs])
-    pending = [r for r in runs if stored.get(r.run_id) not in ("done", "diverged")]
-    tasks = population_tasks(config, pending, device=dev)
-    for t in tasks:  # values the store cannot hold are refused now, not after training
-        for row in member_rows(t, status="failed"):
-            check_row_values(row)
-    resume = f"python -m mufno_lite sweep {config_path or '<CONFIG>'} --store {st.path}"
-    report = SweepReport(sweep=config.name, store=str(st.path), n_runs=len(runs), n_skipped=len(runs) - len(pending),
-                         n_populations=len(all_tasks), remaining=len(pending), resume_command=resume)
+    runs, tasks, replace, report = _plan(config, st, dev, if_changed, config_path)
     if dry_run:
         from .owndata import dry_run_check  # own data: call the loader once, check what it returns
 
@@ -337,62 +414,21 @@ def run_sweep(
         tasks = tasks[:max_populations]
     executor = executor or InProcessExecutor()
     flag = _StopFlag()
-    mode = progress_mode(progress)
-    show = mode in ("bar", "widget")
-    outer = None
-    lines = None
-    if show:
-        from tqdm.auto import tqdm
-
-        outer = tqdm(total=len(pending), desc=f"{config.name}", unit="run", dynamic_ncols=True)
-    elif mode == "lines" and tasks:
-        n_pop = len(tasks)
-        lines = LineProgress(sum(len(t["members"]) for t in tasks),
-                             f"sweep {config.name}", unit="runs",
-                             extra=lambda: f"{report.n_populations_run}/{n_pop} populations"
-                             + (f", {report.n_diverged} diverged" if report.n_diverged else "")
-                             + (f", {report.n_failed} failed" if report.n_failed else ""))
-        if verbose:
-            print(f"sweep {config.name}: {lines.total} runs to train in {n_pop} populations"
-                  f" ({report.n_skipped} already stored)", flush=True)
-
-    def step_progress(task):
-        p = task["parametrization"]
-        desc = f"{p['kind']} K={task['model']['K']}"
-        steps = int(task["train"].get("steps") or 0)
-        if show:
-            return _StepBar(steps, desc)
-        if lines is not None and steps > 0:
-            # only populations that run longer than a minute print (one line a minute at most)
-            return _StepLines(steps, f"  population {desc}")
-        return None
+    shown = _SweepProgress(config.name, tasks, report, progress_mode(progress), verbose)
 
     def on_result(task, rows):
         st.write_rows(rows, sweeps=[config.name])
-        report.n_populations_run += 1
-        for r in rows:
-            if r["status"] == "done":
-                report.n_done += 1
-            elif r["status"] == "diverged":
-                report.n_diverged += 1
-            else:
-                report.n_failed += 1
-                if report.n_failed == 1:
-                    last = (r.get("error") or "").strip().splitlines()[-1:] or [""]
-                    warn(f"[mufno_lite] population {task['task_id']} failed: {last[0]}")
-        report.remaining -= sum(1 for r in rows if r["status"] in ("done", "diverged"))
-        if outer is not None:
-            outer.update(len(rows))
-            outer.set_postfix(done=report.n_done, div=report.n_diverged, failed=report.n_failed, refresh=False)
-        if lines is not None:
-            lines.update(len(rows))
+        failure = report._record(rows)
+        if failure is not None:
+            warn(f"[mufno_lite] population {task['task_id']} failed: {failure}")
+        shown.update(len(rows))
 
     def on_retry(task, reason):
         report.n_retried += 1
         warn(f"[mufno_lite] population {task['task_id']}: {reason}")
 
     ctx = ExecutionContext(dataset_factory=dataset_factory, trainer=trainer, should_stop=flag,
-                           step_progress=step_progress, on_retry=on_retry)
+                           step_progress=shown.step_progress, on_retry=on_retry)
     try:
         with _signal_handlers(flag, handle_signals, warn):
             try:
@@ -401,10 +437,7 @@ def run_sweep(
                 if flag.signum is None:
                     raise
     finally:
-        if outer is not None:
-            outer.close()
-        if lines is not None:
-            lines.close()
+        shown.close()
     report.wall_time_s = time.perf_counter() - t0
     if flag.signum is not None:
         report.status, report.signal = "interrupted", int(flag.signum)
@@ -413,5 +446,5 @@ def run_sweep(
     log(report.summary())
     if report.status == "interrupted":
         warn(f"[mufno_lite] interrupted by {signal.Signals(report.signal).name}; {report.remaining} runs still to run. "
-            f"Resume with: {resume}")
+            f"Resume with: {report.resume_command}")
     return report
