@@ -116,7 +116,11 @@ def _is_int(v) -> bool:
 
 
 def _is_real(v) -> bool:
-    return isinstance(v, numbers.Real) and not isinstance(v, bool) and type(v).__name__ != "bool_"
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)  # numpy's floats too; its bool is not Real
+
+
+def _is_bool(v) -> bool:
+    return isinstance(v, bool) or (type(v).__module__ == "numpy" and type(v).__name__ in ("bool", "bool_"))
 
 
 def positive_int(key: str, v) -> int:
@@ -203,7 +207,7 @@ def string(key: str, v, choices: Sequence | None = None) -> str:
 
 def boolean(key: str, v) -> bool:
     """``True`` or ``False`` (numpy's too; not 0/1, not a string)."""
-    if not isinstance(v, bool) and type(v).__name__ != "bool_":
+    if not _is_bool(v):
         raise fail(key, v, "True or False")
     return bool(v)
 
