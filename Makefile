@@ -5,6 +5,7 @@
 #   make lab         JupyterLab on notebooks/ (LAB_ARGS=--no-browser on a server; no browser under $$CI)
 #   make book        the executed notebooks of the newest runs/* (BOOK_RUN=DIR picks one) -> site/index.html
 #   make book-smoke  a smoke reproduction (~2 min) into runs/, then make book: the site's layout, numbers meaningless
+#   make handout     the student handout of the newest runs/* (HANDOUT_RUN=DIR): notebooks + site, no answer key -> handout/
 # torch is held at the local CPU wheel by constraints.txt in every install step.
 PYTHON ?= python3
 VENV   ?= .venv
@@ -18,8 +19,10 @@ LAB_ARGS ?= $(if $(CI),--no-browser,)
 
 BOOK_RUN ?=
 BOOK_OUT ?= site
+HANDOUT_RUN ?= $(BOOK_RUN)
+HANDOUT_OUT ?= handout
 
-.PHONY: setup reproduce test test-fast lab bench browser-deps browser-install clean-venv book book-smoke
+.PHONY: setup reproduce test test-fast lab bench browser-deps browser-install clean-venv book book-smoke handout
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
@@ -42,6 +45,9 @@ book: setup
 book-smoke: setup
 	$(BIN)/python -m mufno_lite reproduce --preset smoke
 	$(BIN)/python -m mufno_lite.book --out $(BOOK_OUT)
+
+handout: setup
+	$(BIN)/python -m mufno_lite.handout $(HANDOUT_RUN) --out $(HANDOUT_OUT)
 
 test: setup browser-deps
 	MUFNO_PRESET=smoke $(BIN)/python -m pytest --doctest-modules mufno_lite -p no:cacheprovider

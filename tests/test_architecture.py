@@ -16,13 +16,13 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 PKG = ROOT / "mufno_lite"
 
 LAYERS = {
-    0: "validation canonical device paths progress presets modes spectra",
+    0: "validation canonical device paths progress presets modes spectra outdir safehtml",
     1: "data",
     2: "fno parametrization theory",
     3: "train optim flops memory",
     4: "sweep store",
     5: "experiments search mutransfer coord_check analysis exercises plan",
-    6: "figures style book widgets session reproduce",
+    6: "figures style book handout widgets session reproduce",
     7: "cli cli_read __main__",
 }
 LAYER = {m: n for n, mods in LAYERS.items() for m in mods.split()}

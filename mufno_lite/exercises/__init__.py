@@ -14,12 +14,17 @@ Exercises come in kinds (``Exercise.kind``, :func:`list_exercises` ``kind=``):
   against :mod:`mufno_lite.parametrization` on hidden K, d and widths and says where it differs.
 * ``explore``: use a widget or a table to find something; the answer is computed from the data.
 * ``compute``: a number from the paper's formulas.  ``read``: a number read off the notebook's own
-  results (kept few).  ``reference(id, **data)`` returns the solution itself;
-``reference()`` (or ``reference(notebook="04", results=table)``) prints the answer key as a table, and
-``reference(as_dict=True)`` returns it as a dict.  Solutions that depend on data (e.g. "read the
-optimum off your sweep") are computed from the table the student passes, so they are right for every
-preset; without it, :func:`check` says what to pass.  :func:`paper_reference` prints the paper's
-reported optima as a table.
+  results (kept few).
+
+Answers that are fixed are graded against salted hashes (:mod:`.key`), so the installed package
+holds none of them in plain text; the teacher's key is ``reference(..., teacher=True)``, which reads
+``teacher/solutions.py`` of the source repository: ``reference(id, teacher=True, **data)`` returns
+one solution, ``reference(teacher=True)`` (or ``reference(notebook="04", results=table,
+teacher=True)``) prints the key as a table and ``as_dict=True`` returns it.  Solutions that depend
+on data (e.g. "read the optimum off your sweep") are computed from the table the student passes, so
+they are right for every preset; without it, :func:`check` says what to pass.  An ``implement``
+answer runs in a time-limited child process (:mod:`.sandbox`).  :func:`paper_reference` prints the
+paper's reported optima as a table.
 """
 from __future__ import annotations
 

@@ -1,11 +1,20 @@
 """The exercise machinery: the registry, graders, ``check``, ``question``, ``reference`` and the
-answer-key tables.  The exercises themselves are in :mod:`mufno_lite.exercises.course`."""
+answer-key tables.  The exercises themselves are in :mod:`mufno_lite.exercises.course`.
+
+Three ways an answer is graded: against the hashed key (:mod:`.key`) when the answer is fixed;
+against a solution computed from the student's data (``Exercise.solve``); or, for ``implement``,
+by running the student's function against the library in a time-limited child process
+(:mod:`.sandbox`)."""
 from __future__ import annotations
 
 import inspect
 import math
 from dataclasses import dataclass
 from typing import Any, Callable
+
+from ..validation import ConfigError, short
+from . import key as _key
+from .sandbox import DEFAULT_LIMIT, run_limited
 
 
 #: the kinds of exercise, in the order a notebook lists them
@@ -16,7 +25,8 @@ KINDS = ("predict", "explain", "implement", "explore", "compute", "read")
 class Exercise:
     id: str
     question: str
-    solve: Callable[..., Any]
+    #: the solution computed from the student's data (``None``: a fixed answer, graded by the hashed key)
+    solve: Callable[..., Any] | None = None
     rel_tol: float = 1e-3
     hint: str = ""
     kind: str = "read"
@@ -24,7 +34,8 @@ class Exercise:
     options: dict | None = None
     #: multiple choice: {wrong letter: why it is wrong}
     feedback: dict | None = None
-    #: custom grading: grade(answer, reference) -> (ok, message)
+    #: custom grading: grade(answer, reference) -> (ok, message); for ``implement``: grade(function, at)
+    #: -> (ok, message), calling at(where) before each hidden case
     grade: Callable[..., tuple] | None = None
 
 
@@ -32,6 +43,7 @@ EXERCISES: dict[str, Exercise] = {}
 
 
 def _register(id: str, question: str, rel_tol: float = 1e-3, hint: str = "", kind: str = "read", **extra):
+    """Register an exercise whose solution is computed from data (decorate the solution)."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}; got kind={kind!r}")
 
@@ -42,18 +54,31 @@ def _register(id: str, question: str, rel_tol: float = 1e-3, hint: str = "", kin
     return deco
 
 
-def _choice(id: str, question: str, options: dict, answer: str, feedback: dict, hint: str = ""):
-    """Register a multiple-choice ``explain`` exercise (answer: one letter)."""
-    _register(id, question, hint=hint, kind="explain", options=options, feedback=feedback)(lambda: answer)
+def _fixed(id: str, question: str, rel_tol: float = 1e-3, hint: str = "", kind: str = "compute", **extra) -> None:
+    """Register an exercise with a fixed answer (graded by the hashed key) or an ``implement`` one."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}; got kind={kind!r}")
+    EXERCISES[id] = Exercise(id, question, None, rel_tol, hint, kind, **extra)
+
+
+def _choice(id: str, question: str, options: dict, feedback: dict, hint: str = "") -> None:
+    """Register a multiple-choice ``explain`` exercise (answer: one letter; the letter is in the key only).
+
+    ``feedback`` has a line for *every* option (why it is wrong; for the right one, why it is right),
+    so which letters have feedback tells nothing."""
+    if set(feedback) != set(options):
+        raise ValueError(f"exercise {id}: feedback must cover every option {sorted(options)}; got {sorted(feedback)}")
+    _fixed(id, question, hint=hint, kind="explain", options=options, feedback=feedback)
+
+
+def _sort() -> None:
+    """Put the registry in id order (notebooks list their exercises in that order)."""
+    ordered = sorted(EXERCISES.items(), key=lambda kv: tuple(int(x) for x in kv[0].split(".")))
+    EXERCISES.clear()
+    EXERCISES.update(ordered)
 
 
 # --- api --------------------------------------------------------------------------------------
-# notebooks list their exercises in id order
-_ordered = sorted(EXERCISES.items(), key=lambda kv: tuple(int(x) for x in kv[0].split(".")))
-EXERCISES.clear()
-EXERCISES.update(_ordered)
-
-
 def list_exercises(notebook: str | None = None, kind: str | None = None) -> list[tuple[str, str]]:
     """``(id, question)`` of every exercise, or of one notebook's (``notebook="04"``) or one kind's."""
     if kind is not None and kind not in KINDS:
@@ -77,6 +102,8 @@ _WHAT = {"results": "the notebook's results table, the DataFrame its sweep retur
 
 def _needs(ex: Exercise) -> list[str]:
     """The data an exercise's solution is computed from (its required arguments)."""
+    if ex.solve is None:
+        return []
     return [n for n, p in inspect.signature(ex.solve).parameters.items()
             if p.default is inspect.Parameter.empty and not n.startswith("_")
             and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
@@ -91,8 +118,9 @@ def _get(exercise_id: str) -> Exercise:
 
 def _solve(ex: Exercise, data: dict, call: str):
     needs = _needs(ex)
+    params = inspect.signature(ex.solve).parameters if ex.solve is not None else {}
     missing = [n for n in needs if n not in data]
-    extra = [n for n in data if n not in inspect.signature(ex.solve).parameters or n.startswith("_")]
+    extra = [n for n in data if n not in params or n.startswith("_")]
     if missing:
         what = "; ".join(f"{n}= ({_WHAT[n]})" if n in _WHAT else f"{n}=" for n in missing)
         example = ", ".join(f"{n}={n}" for n in needs)
@@ -102,7 +130,7 @@ def _solve(ex: Exercise, data: dict, call: str):
     if extra:
         takes = ", ".join(f"{n}=" for n in needs) or "nothing but the answer"
         raise TypeError(f"exercise {ex.id} does not use {', '.join(f'{n}=' for n in extra)}; it takes {takes}")
-    return ex.solve(**data)
+    return ex.solve(**data) if ex.solve is not None else None
 
 
 def _fmt(v) -> str:
@@ -128,17 +156,36 @@ def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
     return "\n".join([line(header), line(tuple("-" * w for w in widths)), *(line(r) for r in clip)])
 
 
-def reference(exercise_id: str | None = None, *, notebook: str | None = None, as_dict: bool = False, **data):
-    """The reference solutions.
+def _teacher_only(teacher) -> None:
+    if teacher is not True:
+        raise ConfigError("teacher must be True: reference() is the teacher's answer key, e.g. "
+                          "reference(notebook=\"03\", teacher=True) (it reads teacher/solutions.py of the source "
+                          f"repository); students grade with check(); got teacher={short(teacher)}",
+                          key="teacher", value=teacher, allowed="True")
 
-    ``reference("04.1", results=table)`` returns one solution (computed from ``data`` for
-    data-dependent exercises).  ``reference()`` prints the answer key as a table (``notebook="04"``:
-    that notebook's exercises; data-dependent ones are computed when their data is passed, else
-    say what they need) and returns nothing; ``reference(as_dict=True)`` returns ``{id: answer}``
-    (``None`` where the data is missing).
+
+def reference(exercise_id: str | None = None, *, notebook: str | None = None, as_dict: bool = False,
+              teacher: bool = False, **data):
+    """The reference solutions, for teachers only (``teacher=True``).
+
+    ``reference("04.1", results=table, teacher=True)`` returns one solution (computed from ``data``
+    for data-dependent exercises; a fixed answer comes from the teacher's ``teacher/solutions.py``,
+    which the installed package does not contain).  ``reference(teacher=True)`` prints the answer
+    key as a table (``notebook="04"``: that notebook's exercises; data-dependent ones are computed
+    when their data is passed, else say what they need) and returns nothing;
+    ``as_dict=True`` returns ``{id: answer}`` (``None`` where the data is missing).
     """
+    _teacher_only(teacher)
+    solutions = _key.teacher_solutions()
+
+    def solved(e, given):
+        if e.solve is not None:
+            return _solve(e, given, "reference")
+        _solve(e, given, "reference")  # refuses data a fixed answer does not use
+        return solutions[e.id]
+
     if exercise_id is not None:
-        return _solve(_get(exercise_id), data, "reference")
+        return solved(_get(exercise_id), data)
     chosen = [e for e in EXERCISES.values() if notebook is None or e.id.startswith(f"{str(notebook).zfill(2)}.")]
     if not chosen:
         raise ValueError(f"notebook={notebook!r} has no exercises; notebooks with exercises: "
@@ -147,7 +194,7 @@ def reference(exercise_id: str | None = None, *, notebook: str | None = None, as
     for e in chosen:
         needs = _needs(e)
         if all(n in data for n in needs):
-            answers[e.id] = e.solve(**{n: data[n] for n in needs})
+            answers[e.id] = solved(e, {n: data[n] for n in needs})
             text = _fmt(answers[e.id])
         else:
             answers[e.id] = None
@@ -197,33 +244,56 @@ def _close(a, b, rel_tol) -> bool:
     return math.isclose(a, b, rel_tol=rel_tol, abs_tol=1e-12)
 
 
-def _grade_choice(ex: Exercise, answer, ref) -> tuple[bool, str]:
+def _letter(ex: Exercise, answer) -> str | None:
     letter = str(answer).strip().strip("()").strip(").").lower() if isinstance(answer, str) else None
-    if letter not in ex.options:
-        return False, f"answer with one letter among {', '.join(ex.options)}; got {answer!r}"
-    if letter == ref:
-        return True, ""
-    return False, (ex.feedback or {}).get(letter, "")
+    return letter if letter in ex.options else None
 
 
-def check(exercise_id: str, answer, *, quiet: bool = False, **data) -> bool:
+def _grade_by_key(ex: Exercise, answer) -> tuple[bool, str]:
+    """Grade a fixed answer against the hashed key (:mod:`.key`)."""
+    if ex.options:
+        letter = _letter(ex, answer)
+        if letter is None:
+            return False, f"answer with one letter among {', '.join(ex.options)}; got {short(answer)}"
+        return _key.matches(ex, letter), (ex.feedback or {}).get(letter, "")
+    try:
+        value = [float(a) for a in answer] if ex.rel_tol == 0 and isinstance(answer, (list, tuple)) else float(answer)
+        if isinstance(answer, bool):
+            raise TypeError
+    except (TypeError, ValueError, OverflowError):
+        what = "a number or a list of numbers" if ex.rel_tol == 0 else "one number"
+        return False, f"the answer is {what}; got {short(answer)}"
+    return _key.matches(ex, value), ""
+
+
+def check(exercise_id: str, answer, *, quiet: bool = False, timeout: float | None = None, **data) -> bool:
     """Grade an answer: True if it matches the reference within the exercise's tolerance.
 
     Prints ``correct ✓`` or ``not yet ✗`` with a hint (for a multiple choice, why that choice is
-    wrong; for an implementation, the first hidden case where it differs from the library; for a
-    prediction, what the run measured).  ``quiet=True`` prints nothing.
+    wrong or right; for an implementation, the first hidden case where it differs from the library;
+    for a prediction, what the run measured).  ``quiet=True`` prints nothing.  An implementation
+    runs in a child process, at most ``timeout`` seconds per hidden case (default
+    :data:`~mufno_lite.exercises.sandbox.DEFAULT_LIMIT`).
     """
     ex = _get(exercise_id)
     if answer is None:
         raise ValueError(f"exercise {ex.id}: write your answer first (it is None); the question: {question(ex.id)}")
-    ref = _solve(ex, data, "check")
-    note = ""
-    if ex.grade is not None:
-        ok, note = ex.grade(answer, ref)
-    elif ex.options:
-        ok, note = _grade_choice(ex, answer, ref)
+    if timeout is not None and not (isinstance(timeout, (int, float)) and not isinstance(timeout, bool)
+                                    and 0 < timeout < math.inf):
+        raise ConfigError(f"timeout must be a positive number of seconds; got timeout={short(timeout)}",
+                          key="timeout", value=timeout, allowed="a positive number")
+    if ex.kind == "implement":
+        _solve(ex, data, "check")  # refuses data it does not use
+        ok, note = run_limited(ex.grade, answer, limit=timeout or DEFAULT_LIMIT)
+    elif ex.solve is None:
+        _solve(ex, data, "check")
+        ok, note = _grade_by_key(ex, answer)
     else:
-        ok = _close(answer, ref, ex.rel_tol)
+        ref = _solve(ex, data, "check")
+        if ex.grade is not None:
+            ok, note = ex.grade(answer, ref)
+        else:
+            ok, note = _close(answer, ref, ex.rel_tol), ""
     if not quiet:
         hint = note if note else ("" if ok else ex.hint)
         print(f"{exercise_id}: {'correct ✓' if ok else 'not yet ✗'}" + (f"  {'' if ok else 'hint: '}{hint}" if hint else ""))

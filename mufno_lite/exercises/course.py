@@ -1,72 +1,40 @@
-"""The course's exercises, notebook by notebook: each question, its kind and its reference
-solution (registered in :data:`mufno_lite.exercises.core.EXERCISES` as this module is imported)."""
+"""The course's exercises, notebook by notebook: each question, its kind, its hint and how it is
+graded (registered in :data:`mufno_lite.exercises.core.EXERCISES` as this module is imported).
+
+A fixed answer is not here: it is in the teacher's ``teacher/solutions.py`` (source repository
+only), and the package grades it against a hashed key (:mod:`.key`).  What is here: the graders of
+the ``implement`` exercises (they compare the student's function with the library), and the
+solutions that are computed from the student's own data (a results table, a spectrum)."""
 from __future__ import annotations
 
 import math
 
-from .core import _choice, _register
+from .core import _choice, _fixed, _register, _sort
 
 
 # --- 01 overview -----------------------------------------------------------------------------
-@_register("01.1", "How many times more parameters has the paper's FNO-3D (width 64, 4 layers) at K=24 than at K=3?",
-           rel_tol=1e-3, hint="count_parameters(d=3, K=..., width=64)['total']; the spectral part grows like K^3", kind="compute")
-def _ex011():
-    from ..fno import count_parameters
-
-    return count_parameters(d=3, K=24, width=64)["total"] / count_parameters(d=3, K=3, width=64)["total"]
-
-
-@_register("01.2", "Under μP with base K0=3, the spectral weights at K=24 learn with what fraction of the base LR?",
-           hint="c(K) = sqrt(log K0 / log K)", kind="compute")
-def _ex012():
-    return math.sqrt(math.log(3) / math.log(24))
+_fixed("01.1", "How many times more parameters has the paper's FNO-3D (width 64, 4 layers) at K=24 than at K=3?",
+       rel_tol=1e-3, hint="count_parameters(d=3, K=..., width=64)['total']; the spectral part grows like K^3", kind="compute")
+_fixed("01.2", "Under μP with base K0=3, the spectral weights at K=32 learn with what fraction of the base LR?",
+       hint="c(K) = sqrt(log K0 / log K)", kind="compute")
 
 
 # --- 02 modes --------------------------------------------------------------------------------
-@_register("02.1", "How many complex spectral weights has an FNO-2D of width 32, K=12, 4 layers?",
-           rel_tol=0, hint="per layer 2^(d-1) corner blocks of K^d complex m×m matrices", kind="compute")
-def _ex021():
-    return 4 * 2 * 12**2 * 32 * 32
-
-
-@_register("02.2", "On a 16-point non-last axis with K=4, give the gain of a cosine at frequencies 0..8 as a list.",
-           rel_tol=0, hint="frequencies -K..K-1 are kept: what happens at exactly K?", kind="compute")
-def _ex022():
-    from ..fno import mode_response
-
-    return [g for _, g in mode_response(4, (16, 16), axis=0)]
-
-
-@_register("02.3", "What is the smallest number of grid points on the last (rfft) axis that allows K=24?", rel_tol=0,
-           hint="an n-point rfft has n//2 + 1 non-negative frequencies", kind="compute")
-def _ex023():
-    n = 1
-    while n // 2 + 1 < 24:
-        n += 1
-    return n
+_fixed("02.1", "How many complex spectral weights has an FNO-2D of width 32, K=12, 4 layers?",
+       rel_tol=0, hint="per layer 2^(d-1) corner blocks of K^d complex m×m matrices", kind="compute")
+_fixed("02.2", "On a 16-point non-last axis with K=4, give the gain of a cosine at frequencies 0..8 as a list.",
+       rel_tol=0, hint="frequencies -K..K-1 are kept: what happens at exactly K?", kind="compute")
+_fixed("02.3", "What is the smallest number of grid points on the last (rfft) axis that allows K=24?", rel_tol=0,
+       hint="an n-point rfft has n//2 + 1 non-negative frequencies", kind="compute")
 
 
 # --- 03 parametrization ----------------------------------------------------------------------
-@_register("03.1", "A learning rate of 3e-3 was tuned at K_proxy=4. By Algorithm 1, what LR should R use at K=64?",
-           hint="eta_target = sqrt(log K_proxy / log K_target) * eta_proxy", kind="compute")
-def _ex031():
-    from ..parametrization import transfer
-
-    return transfer({"lr": 3e-3}, 4, 64)["lr"]
-
-
-@_register("03.2", "And the init variance 0.02 tuned at K_proxy=4, transferred to K=64?",
-           hint="variances scale with the ratio itself, not its square root", kind="compute")
-def _ex032():
-    from ..parametrization import transfer
-
-    return transfer({"init_var": 0.02}, 4, 64)["init_var"]
-
-
-@_register("03.3", "What does sqrt(2 d log K) predict for the maximum of K^d Gaussians in the paper's largest FNO-3D (K=24)?",
-           hint="natural log; d = 3", kind="compute")
-def _ex033():
-    return math.sqrt(2 * 3 * math.log(24))
+_fixed("03.1", "A learning rate of 3e-3 was tuned at K_proxy=4. By Algorithm 1, what LR should R use at K=64?",
+       hint="eta_target = sqrt(log K_proxy / log K_target) * eta_proxy", kind="compute")
+_fixed("03.2", "And the init variance 0.02 tuned at K_proxy=4, transferred to K=64?",
+       hint="variances scale with the ratio itself, not its square root", kind="compute")
+_fixed("03.3", "What does sqrt(2 d log K) predict for the maximum of K^d Gaussians in the paper's largest FNO-3D (K=24)?",
+       hint="natural log; d = 3", kind="compute")
 
 
 @_register("03.7", "Predict, then run: the coordinate check's `dR_entry` (largest entry of the first Adam update of the "
@@ -89,13 +57,7 @@ _INIT_CASES = [(K, d, fan_in, base_K) for K, d, fan_in, base_K in
                 (4, 2, 64, 4)]]
 
 
-def _ref_init_std(K, d, fan_in, base_K=3):
-    """Reference: the std of a μP spectral weight entry (init_scale 1)."""
-    c = math.sqrt(math.log(base_K) / math.log(K))
-    return math.sqrt(1.0 / fan_in) * c
-
-
-def _grade_init(fn, _ref):
+def _grade_init(fn, at):
     from ..parametrization import Parametrization
 
     if not callable(fn):
@@ -104,6 +66,7 @@ def _grade_init(fn, _ref):
     for K, d, fan_in, base_K in _INIT_CASES:
         want = Parametrization("mup", base_K=base_K).spectral_init_std(K, d, fan_in)
         where = f"at K={K}, d={d}, fan_in={fan_in}, base_K={base_K}"
+        at(where)
         try:
             got = float(fn(K, d, fan_in, base_K))
         except Exception as e:  # the student's code: report, never crash the notebook
@@ -122,23 +85,27 @@ def _grade_init(fn, _ref):
     return True, f"matches mufno_lite.parametrization on {len(_INIT_CASES)} hidden cases"
 
 
-_register("03.4", "Implement μP's init: write mup_init_std(K, d, fan_in, base_K=3), the standard deviation of a "
-          "spectral weight entry under μP (SP's is 1/√fan_in), and pass the function itself.", kind="implement",
-          grade=_grade_init, hint="b_μP(K) = b_SP · √(log K₀ / log K)")(lambda: _ref_init_std)
+def _warm_up():
+    """The graders' imports and torch's first optimizer (seconds the first time): outside any case's limit."""
+    import torch
+
+    from .. import fno, parametrization  # noqa: F401
+
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=1e-3)
+
+
+_grade_init.prepare = _warm_up
+
+
+_fixed("03.4", "Implement μP's init: write mup_init_std(K, d, fan_in, base_K=3), the standard deviation of a "
+       "spectral weight entry under μP (SP's is 1/√fan_in), and pass the function itself.", kind="implement",
+       grade=_grade_init, hint="μP multiplies SP's std by a factor that is 1 at K = K₀ and shrinks like 1/√(log K)")
 
 
 _GROUP_CASES = [(1, 2, 3), (1, 3, 3), (1, 7, 3), (2, 5, 3), (1, 16, 4), (3, 4, 3)]
 
 
-def _ref_param_groups(model, lr, base_K=3):
-    """Reference: μP's optimizer groups for an FNO (spectral weights at lr·c(K), everything else at lr)."""
-    groups = model.named_parameter_groups()
-    c = math.sqrt(math.log(base_K) / math.log(model.K))
-    return [{"params": [p for _, p in groups["spectral"]], "lr": lr * c},
-            {"params": [p for _, p in groups["other"]], "lr": lr}]
-
-
-def _grade_groups(fn, _ref):
+def _grade_groups(fn, at):
     import torch
 
     from ..fno import FNO
@@ -151,6 +118,7 @@ def _grade_groups(fn, _ref):
     for d, K, base_K in _GROUP_CASES:
         model = FNO(d=d, K=K, width=4, n_layers=2, parametrization=Parametrization("mup", base_K=base_K), seed=0)
         where = f"for an FNO-{d}D with K={K}, base_K={base_K}, lr={lr}"
+        at(where)
         want = {id(p): g["lr"] for g in param_groups(model, lr, Parametrization("mup", base_K=base_K)) for p in g["params"]}
         names = {id(p): n for n, p in model.named_parameters()}
         seen: dict[int, float] = {}
@@ -186,20 +154,23 @@ def _grade_groups(fn, _ref):
     return True, f"matches mufno_lite.parametrization.param_groups on {len(_GROUP_CASES)} hidden models"
 
 
-_register("03.5", "Implement μP's optimizer: write mup_param_groups(model, lr, base_K=3) returning torch optimizer "
-          "groups [{'params': [...], 'lr': ...}, ...] for an FNO, and pass the function itself.", kind="implement",
-          grade=_grade_groups,
-          hint="model.named_parameter_groups() splits 'spectral' from 'other'; model.K is its number of modes")(
-    lambda: _ref_param_groups)
+_grade_groups.prepare = _warm_up
 
-_register("03.6", "Multiple choice. Why does μP for FNO scale with 1/√(d log K) and not with the width m?",
-          kind="explain", hint="what does the kernel integral do with each of its K^d modes?",
+
+_fixed("03.5", "Implement μP's optimizer: write mup_param_groups(model, lr, base_K=3) returning torch optimizer "
+       "groups [{'params': [...], 'lr': ...}, ...] for an FNO, and pass the function itself.", kind="implement",
+       grade=_grade_groups,
+       hint="model.named_parameter_groups() splits 'spectral' from 'other'; model.K is its number of modes")
+
+_choice("03.6", "Multiple choice. Why does μP for FNO scale with 1/√(d log K) and not with the width m?",
+          hint="what does the kernel integral do with each of its K^d modes?",
           options={"a": "the kernel's operator norm is a maximum over K^d per-mode blocks, and the maximum of n "
                         "Gaussians grows like √(2 log n)",
                    "b": "a neuron sums K^d terms, so a central-limit argument gives 1/√(K^d)",
                    "c": "the number of parameters grows like K^d, and the LR must shrink with the model's size"},
-          feedback={"b": "sums over m give width-μP's rules; the modes are not summed, each acts separately",
-                    "c": "then the factor would be a power of K, not √(log K)"})(lambda: "a")
+          feedback={"a": "each mode acts through its own block, and the largest block sets the norm of the whole",
+                    "b": "sums over m give width-μP's rules; the modes are not summed, each acts separately",
+                    "c": "then the factor would be a power of K, not √(log K)"})
 
 
 # --- 04-09: read, predict and explain the sweeps ---------------------------------------------
@@ -276,30 +247,31 @@ def _ex044(spectrum):
 _choice("04.5", "Multiple choice. A sweep gives SP's drift −0.93 steps with the 90% interval [−2.18, +0.20]; theory "
         "predicts −2.31. What may you conclude?",
         {"a": "SP's optimum moves as theory predicts", "b": "this sweep cannot tell whether SP's optimum moves",
-         "c": "SP's optimum does not move", "d": "theory is wrong at this scale"}, "b",
-        {"a": "the interval contains 0, so 'moves' is not resolved", "c": "the interval also reaches −2.18: a "
+         "c": "SP's optimum does not move", "d": "theory is wrong at this scale"},
+        {"a": "the interval contains 0, so 'moves' is not resolved",
+         "b": "the interval reaches from near theory's value to beyond 0: neither is excluded, so nothing is resolved", "c": "the interval also reaches −2.18: a "
          "drift near theory's value is not excluded either", "d": "the interval contains −2.31's neighbourhood "
          "down to −2.18 and 0 alike; nothing is refuted"})
 
 
-@_register("04.6", "Theory's SP drift in eighth-decade grid steps for the spectral learning rate from K = 3 to K = 64: "
-           "8 · log10(√(log 3 / log 64)).", kind="compute", hint="a negative number: the LR should shrink")
-def _ex046():
-    return 8 * math.log10(math.sqrt(math.log(3) / math.log(64)))
+_fixed("04.6", "Theory's SP drift in eighth-decade grid steps for the spectral learning rate from K = 3 to K = 64: "
+       "8 · log10(√(log 3 / log 64)).", kind="compute", hint="a negative number: the LR should shrink")
 
 
 _choice("05.4", "Multiple choice. Theory predicts an SP drift of −1.11 steps for Darcy from K = 3 to 8 but −2.31 for "
         "Burgers from K = 3 to 64. Why is the Darcy number smaller?",
         {"a": "the drift grows with log(log K_max / log K_min), and 8 is much closer to 3 than 64 is",
          "b": "Darcy is two-dimensional, and d makes the drift smaller",
-         "c": "Darcy's solution is smooth, so K matters less"}, "a",
-        {"b": "d cancels in the ratio log K₀ / log K", "c": "the theory's number depends on K only, not on the data"})
+         "c": "Darcy's solution is smooth, so K matters less"},
+        {"a": "the factor √(log K₀ / log K) changes much less from 3 to 8 than from 3 to 64",
+         "b": "d cancels in the ratio log K₀ / log K", "c": "the theory's number depends on K only, not on the data"})
 
 _choice("06.4", "Multiple choice. The Navier–Stokes loss curve at K = 3 is nearly flat near its minimum. What does that "
         "do to the fitted optimum?",
         {"a": "it makes the optimum more precise", "b": "small loss differences (and seed noise) decide where the "
-         "optimum is, so it is weak evidence", "c": "nothing: the bootstrap interval removes the noise"}, "b",
-        {"a": "a flat curve has no sharp minimum to locate", "c": "the interval measures the noise; it cannot remove it"})
+         "optimum is, so it is weak evidence", "c": "nothing: the bootstrap interval removes the noise"},
+        {"b": "near a flat minimum, noise of a size smaller than the curve's dips moves the argmin by grid points",
+         "a": "a flat curve has no sharp minimum to locate", "c": "the interval measures the noise; it cannot remove it"})
 
 
 @_register("07.1", "From the batch-size table: the μP-optimal batch size (final training loss) at the largest K.", rel_tol=0)
@@ -315,8 +287,9 @@ def _ex072(results):
 _choice("07.3", "Multiple choice. Every batch size trains for the same number of steps. Why can the largest batch win "
         "at every K?",
         {"a": "larger batches give less noisy gradients only under μP", "b": "in the same number of steps a larger "
-         "batch sees more data", "c": "a larger batch raises the effective learning rate"}, "b",
-        {"a": "the parametrization does not change how much data a step sees", "c": "Adam normalises the step; the "
+         "batch sees more data", "c": "a larger batch raises the effective learning rate"},
+        {"b": "batch size × steps examples are seen: with the steps fixed, the largest batch trains on the most data",
+         "a": "the parametrization does not change how much data a step sees", "c": "Adam normalises the step; the "
          "batch size changes the gradient's noise, not its scale"},
         hint="count the training examples seen in `train.steps` steps")
 
@@ -328,8 +301,9 @@ def _ex081(results):
 
 _choice("08.2", "Multiple choice. What is the 'final training loss' of a PINO run here?",
         {"a": "the data loss plus the weighted PDE residual", "b": "the relative L2 data error on the training set",
-         "c": "the PDE residual alone"}, "b",
-        {"a": "the residual is a training signal, not the metric, so the two sweeps stay comparable",
+         "c": "the PDE residual alone"},
+        {"b": "the metric stays the data error, so a PINO sweep reads on the same scale as a data-only one",
+         "a": "the residual is a training signal, not the metric, so the two sweeps stay comparable",
          "c": "a residual alone would not compare with notebook 5's data-only sweep"})
 
 
@@ -342,18 +316,14 @@ def _ex091(table):
     return float(t.loc[row[0], "cost_ratio_wall"])
 
 
-@_register("09.2", "A grid of 10 learning rates; a target run costs 8 proxy runs. μTransfer pays the grid at the proxy "
-           "plus one target run, direct tuning pays the grid at the target. μTransfer's cost as a fraction of direct "
-           "tuning?", kind="explain", hint="(10 · 1 + 8) / (10 · 8), in units of one proxy run")
-def _ex092():
-    return (10 * 1 + 8) / (10 * 8)
+_fixed("09.2", "A grid of 10 learning rates; a target run costs 8 proxy runs. μTransfer pays the grid at the proxy "
+       "plus one target run, direct tuning pays the grid at the target. μTransfer's cost as a fraction of direct "
+       "tuning?", kind="explain", hint="count both costs in units of one proxy run")
 
 
 # --- 10 limits --------------------------------------------------------------------------------
-@_register("10.1", "μP at K = 2 (below K₀ = 3) multiplies the spectral LR by √(log 3 / log 2). How many eighth-decade "
-           "grid steps is that? (signed)", kind="explain", hint="8 · log10(factor); a factor above 1 is a positive shift")
-def _ex101():
-    return 8 * math.log10(math.sqrt(math.log(3) / math.log(2)))
+_fixed("10.1", "μP at K = 2 (below K₀ = 3) multiplies the spectral LR by √(log 3 / log 2). How many eighth-decade "
+       "grid steps is that? (signed)", kind="explain", hint="8 · log10(factor); a factor above 1 is a positive shift")
 
 
 _register("10.2", "Predict, then run: μP's optimal learning rate at the largest K for a width you have not run yet. "
@@ -367,16 +337,18 @@ _choice("10.3", "Multiple choice. Element-wise clipping at 0.01 bounds every ent
         {"a": "clipped gradients make Adam's steps smaller at large K only",
          "b": "when most entries are clipped, the update no longer grows with the gradient, so the LR's effect is "
               "blunted at every K",
-         "c": "clipping changes the number of Fourier modes the model keeps"}, "b",
-        {"a": "Adam normalises each entry's step whatever K is", "c": "K is fixed by the architecture, not by training"})
+         "c": "clipping changes the number of Fourier modes the model keeps"},
+        {"b": "a clipped update has the same size whatever the learning rate's K-dependent factor asks for",
+         "a": "Adam normalises each entry's step whatever K is", "c": "K is fixed by the architecture, not by training"})
 
 
 # --- 12 your own data ---------------------------------------------------------------------------
 _choice("12.1", "Multiple choice. Why is the own-data default normaliser per channel, not pointwise?",
         {"a": "pointwise statistics belong to the training grid's points, so they have no meaning on another grid",
          "b": "per-channel statistics fit the training data more closely",
-         "c": "a pointwise normaliser changes how many Fourier modes the model keeps"}, "a",
-        {"b": "pointwise statistics fit the training grid *more* closely; that is what ties them to it",
+         "c": "a pointwise normaliser changes how many Fourier modes the model keeps"},
+        {"a": "a channel's mean and spread mean the same on every grid, a grid point's do not",
+         "b": "pointwise statistics fit the training grid *more* closely; that is what ties them to it",
          "c": "normalisation acts on values, not on the model's modes"})
 
 
@@ -386,11 +358,9 @@ def _ex122(results):
     return float(results.sort_index()["x same-grid error"].iloc[-1])
 
 
-@_register("12.3", "A model trained on 64 points with padding=2 (grid points) is evaluated on 128 points. How many "
-           "points does it pad there?", rel_tol=0, kind="explain",
-           hint="an int padding keeps its fraction of the domain: 2/64 of the axis")
-def _ex123():
-    return 4
+_fixed("12.3", "A model trained on 64 points with padding=2 (grid points) is evaluated on 128 points. How many "
+       "points does it pad there?", rel_tol=0, kind="explain",
+       hint="an int padding is a fraction of the domain, set at the training grid")
 
 
 # --- 01 predict and explain --------------------------------------------------------------------
@@ -402,14 +372,16 @@ _register("01.3", "Predict, then run: SP's optimal learning rate at a K between 
 _choice("01.4", "Multiple choice. At K = K₀ = 3, how do an SP run and a μP run with the same seed and learning rate "
         "differ?",
         {"a": "μP's spectral weights start smaller", "b": "they do not: mufno_lite's μP equals SP at K₀, bit for bit",
-         "c": "μP's spectral weights learn faster"}, "b",
-        {"a": "the factor √(log K₀ / log K) is 1 at K = K₀", "c": "the LR factor is also 1 at K = K₀"})
+         "c": "μP's spectral weights learn faster"},
+        {"b": "both of μP's factors are √(log K₀ / log K), which is 1 at K = K₀",
+         "a": "the factor √(log K₀ / log K) is 1 at K = K₀", "c": "the LR factor is also 1 at K = K₀"})
 
 _choice("02.4", "Multiple choice. Why does a cosine at frequency exactly K on a non-last axis pass at half gain?",
         {"a": "the FFT halves every frequency at the edge of the grid",
          "b": "a cosine is the sum of e^{+iKx} and e^{−iKx}; the block [-K:] keeps −K but [:K] stops at K−1",
-         "c": "the rfft of the last axis drops half the energy"}, "b",
-        {"a": "only frequency K is affected, and only on non-last axes", "c": "the probe is on a non-last axis"})
+         "c": "the rfft of the last axis drops half the energy"},
+        {"b": "of the cosine's two exponentials one falls inside the kept block and one just outside",
+         "a": "only frequency K is affected, and only on non-last axes", "c": "the probe is on a non-last axis"})
 
 
 # --- 11 explore ---------------------------------------------------------------------------------
@@ -420,10 +392,8 @@ def _ex111(results):
     return _drift(results[results["pde"] == "burgers"], "mup")
 
 
-@_register("11.2", "Press Train with K = 3 (μP's base K0): what is the difference between the SP and μP final losses?",
-           rel_tol=0, hint="at K0 the two parametrizations are the same model, bit for bit", kind="explore")
-def _ex112():
-    return 0.0
+_fixed("11.2", "Press Train with K = 3 (μP's base K0): what is the difference between the SP and μP final losses?",
+       rel_tol=0, hint="what are μP's factors at K = K₀?", kind="explore")
 
 
 def _grade_member(answer, ref):
@@ -443,3 +413,6 @@ def _ex113(results):
     r = results[(results["pde"] == "burgers") & (results["parametrization"] == "mup")]
     t = optimum_table(r, metric="test_rel_l2", by=("parametrization", "K"))
     return sorted(int(k) for k in t[t["best_x"] == t["best_x"].max()]["K"])
+
+
+_sort()
