@@ -119,6 +119,9 @@ def _sweep(parser: argparse.ArgumentParser):
     parser.add_argument("--store", default=None,
                         help="results file (default: $MUFNO_RESULTS or results/results.sqlite)")
     parser.add_argument("--dry-run", action="store_true", help="show what would run; train nothing")
+    from .cli_read import add_wait_arg
+
+    add_wait_arg(parser)
     parser.add_argument("--plan", action="store_true",
                         help="print the plan (chunks, peak memory, FLOPs, estimated time) and exit; train nothing")
     parser.add_argument("--device", choices=["cpu", "cuda", "auto"], default=None,
@@ -152,7 +155,6 @@ def _sweep(parser: argparse.ArgumentParser):
                           help="retries of a population whose worker or node died (default 2)")
 
     def run(args) -> int:
-        from .store import ResultsStore
         from .sweep import resolve_device, run_sweep, sweep_status
 
         for opt in ("ray_address", "ray_num_cpus", "ray_num_gpus", "ray_max_retries"):
@@ -186,7 +188,12 @@ def _sweep(parser: argparse.ArgumentParser):
             except ValueError as e:
                 return _error(str(e))
             return 0
-        store = ResultsStore(args.store)
+        from .cli_read import open_store
+
+        try:
+            store = open_store(args)
+        except ValueError as e:
+            return _error(str(e))
         if args.dry_run:
             try:  # the sweep's own planning: nothing is trained or written
                 run_sweep(cfg, store, device=args.device, dry_run=True, verbose=False, handle_signals=False,
@@ -346,8 +353,12 @@ def _plan(parser: argparse.ArgumentParser):
         from .plan import reproduction_plan, plan_experiments, render_plan
         from .presets import resolve_preset
 
+        from .sweep.executors.pool import check_workers
+
         names = [p for p in PRESETS] if args.preset == "all" else [resolve_preset(args.preset)]
         try:
+            if args.workers is not None:
+                check_workers(args.workers, "--workers")
             for i, name in enumerate(names):
                 if args.experiments:
                     plan = plan_experiments(name, args.experiments, device=args.device, workers=args.workers or 1)

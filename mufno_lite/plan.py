@@ -308,7 +308,9 @@ def plan_experiments(preset: str, names: Sequence[str] | None = None, *, dedupe:
     from .experiments import EXPERIMENTS, experiment_config
     from .presets import resolve_preset
     from .sweep import SweepConfig
+    from .sweep.executors.pool import check_workers
 
+    workers = check_workers(workers)
     dev = _resolve(kwargs.pop("device", "auto"))
     rate = kwargs.pop("flop_rate", None)
     rates: dict = {}
@@ -341,13 +343,12 @@ def reproduction_plan(preset: str, device: str = "auto", workers: int | None = N
     """The plan of a whole reproduction (every experiment, shared runs once) as ``reproduce`` runs
     it: on a CPU one process per core (``$MUFNO_WORKERS``) with one torch thread each, so the FLOP
     rate is measured with one thread; on a GPU one population at a time."""
-    import os
-
     import torch
 
+    from .sweep.executors.pool import check_workers, env_workers
+
     dev = _resolve(device)
-    if workers is None:
-        workers = 1 if dev.startswith("cuda") else int(os.environ.get("MUFNO_WORKERS", os.cpu_count() or 1))
+    workers = (1 if dev.startswith("cuda") else env_workers()) if workers is None else check_workers(workers)
     threads = torch.get_num_threads()
     if not dev.startswith("cuda"):
         torch.set_num_threads(1)

@@ -48,10 +48,9 @@ _DEFAULTS = DEFAULTS  # every PDE's parameters and checks: data/params.py
 # config
 # ----------------------------------------------------------------------------
 def _check_resolution(resolution, pde: Optional[str] = None) -> int:
-    integer("resolution", resolution, lo=MIN_RESOLUTION)
-    if pde is not None:
-        check_resolution(pde, resolution)
-    return int(resolution)
+    if pde is not None:  # the bounds of params.resolution_bounds, in one message
+        return check_resolution(pde, resolution)
+    return integer("resolution", resolution, lo=MIN_RESOLUTION)
 
 
 def make_config(pde: str, resolution: int, **pde_params) -> dict:
@@ -314,7 +313,7 @@ def check_resolution_for_modes(pde: str, resolution: int, modes, n_t: Optional[i
         Number of frames (Navier--Stokes time axis).
     """
     _check_pde(pde)
-    s = _check_resolution(resolution)
+    s = _check_resolution(resolution, pde)
     dims = {"burgers": 1, "darcy": 2, "navier_stokes": 3 if n_t is not None else 2}[pde]
     ks = (modes,) * dims if isinstance(modes, (int, np.integer)) else tuple(modes)
     if len(ks) < dims - (1 if pde == "navier_stokes" else 0) or len(ks) > dims:

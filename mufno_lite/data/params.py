@@ -39,12 +39,15 @@ from ..validation import ConfigError, boolean, choice, fail, integer, known_keys
 from .navier_stokes import FORCINGS
 
 __all__ = ["PDES", "PARAMS", "DEFAULTS", "resolve_params", "check_generated", "MAX_RESOLUTION", "MIN_RESOLUTION",
+           "resolution_bounds", "check_resolution",
            "MAX_BURGERS_STEPS", "BURGERS_OVERSHOOT", "burgers_step_estimate", "check_maximum_principle",
            "burgers_default_solve_resolution"]
 
 MIN_RESOLUTION = 8
 #: the largest output grid per PDE (points per axis)
 MAX_RESOLUTION = {"burgers": 1 << 18, "darcy": 2049, "navier_stokes": 2048}
+#: the grid of data that is not generated here (your own files, a dataset_factory): points per axis
+OWN_RESOLUTION = (4, 1 << 24)
 MAX_BURGERS_STEPS = 200_000
 #: relative tolerance of Burgers' maximum principle (the spectral solution may overshoot a little)
 BURGERS_OVERSHOOT = 1e-2
@@ -126,9 +129,20 @@ def _check_pde(pde: str) -> str:
 DEFAULTS: dict[str, dict[str, Any]] = {pde: {k: p.default for k, p in table.items()} for pde, table in PARAMS.items()}
 
 
-def check_resolution(pde: str, resolution) -> int:
-    """The output grid ``s``: an integer in ``[8, MAX_RESOLUTION[pde]]`` (even for Navier–Stokes)."""
-    return integer("resolution", resolution, lo=MIN_RESOLUTION, hi=MAX_RESOLUTION.get(pde, max(MAX_RESOLUTION.values())))
+def resolution_bounds(pde: str, *, generated: bool = True) -> tuple[int, int]:
+    """``(lo, hi)``, the allowed grid sizes (points per axis): ``[MIN_RESOLUTION, MAX_RESOLUTION[pde]]``
+    for data generated here, :data:`OWN_RESOLUTION` otherwise.  The one definition every resolution
+    check and its message use."""
+    if not generated:
+        return OWN_RESOLUTION
+    return MIN_RESOLUTION, MAX_RESOLUTION.get(pde, max(MAX_RESOLUTION.values()))
+
+
+def check_resolution(pde: str, resolution, *, key: str = "resolution", generated: bool = True,
+                     from_float: bool = False) -> int:
+    """The output grid ``s``: an integer in :func:`resolution_bounds` (even for Navier–Stokes)."""
+    lo, hi = resolution_bounds(pde, generated=generated)
+    return integer(key, resolution, lo=lo, hi=hi, from_float=from_float)
 
 
 def burgers_step_estimate(p: Mapping) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import numbers
 
-from .rows import COLUMN_NAMES, COLUMNS, JSON_COLUMNS, STATUSES
+from .rows import COLUMN_NAMES, COLUMNS, JSON_COLUMNS, STATUSES, StoreError, _short
 from .sqlite import ResultsStore
 
 
@@ -40,6 +40,18 @@ def _check_filters(sweep, filters: dict) -> None:
             if not ok:
                 raise ConfigError(f"filter {col} must be {allowed}; got {col}={short(val)}", key=col, value=val,
                                   allowed=allowed)
+
+
+def _parse(store: ResultsStore, run_id, column: str, text):
+    """One stored JSON value; a garbage one is refused naming the store, the run and the column."""
+    if not isinstance(text, str):
+        return None
+    try:
+        return json.loads(text)
+    except ValueError as e:
+        raise StoreError(f"results store {str(store.path)!r}: run {str(run_id)[:80]!r} has a {column} that is not "
+                         f"valid JSON ({e}; found {_short(text, 60)}): the row is damaged; delete it (it is "
+                         "retrained by the next sweep) or restore the store from a copy") from None
 
 
 def load_results(store, sweep: str | None = None, **filters):
@@ -97,7 +109,7 @@ def load_results(store, sweep: str | None = None, **filters):
         data = [] if con is None else con.execute(sql, params).fetchall()
     df = pd.DataFrame(data, columns=COLUMN_NAMES + ["sweeps"])
     for c in JSON_COLUMNS:
-        df[c] = [json.loads(v) if isinstance(v, str) else None for v in df[c]]
+        df[c] = [_parse(st, r, c, v) for r, v in zip(df["run_id"], df[c])]
     df["sweeps"] = [sorted(v.split("\n")) if isinstance(v, str) else [] for v in df["sweeps"]]
     for c in ("base_K", "diverged_at_step", "data_seed", "n_params"):
         df[c] = pd.to_numeric(df[c], errors="coerce").astype("Int64")  # nullable: SP has no base_K

@@ -55,6 +55,7 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from ..device import DEVICES
+from ..data.params import check_resolution
 from ..fno import FNOConfig, max_modes
 from ..train.config import OPTIONAL_TRAIN_FIELDS
 from ..fno.network import padding_points
@@ -171,8 +172,8 @@ class SweepConfig:
         params_raw = mapping("data.params", data_raw.get("params", {}) or {})
         _plain("data.params", params_raw)
         data = {
-            "resolution": integer("data.resolution", data_raw["resolution"], lo=8 if generated else 4, hi=1 << 24,
-                                  from_float=True),
+            "resolution": check_resolution(pde, data_raw["resolution"], key="data.resolution", generated=generated,
+                                           from_float=True),
             "n_train": integer("data.n_train", data_raw["n_train"], lo=1, hi=LIMITS["data.n"], from_float=True),
             "n_test": integer("data.n_test", data_raw["n_test"], lo=1, hi=LIMITS["data.n"], from_float=True),
             "seed": integer("data.seed", data_raw.get("seed", 0), lo=0, hi=LIMITS["seed"], from_float=True),

@@ -31,7 +31,27 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 
-from ...validation import fail, positive_int
+from ...validation import fail, integer, positive_int
+
+#: the most worker processes one machine runs at once (``--workers``, ``$MUFNO_WORKERS``, ``plan``)
+MAX_WORKERS = 1024
+
+
+def check_workers(v, key: str = "workers") -> int:
+    """A number of worker processes: an integer in ``[1, MAX_WORKERS]`` (a numeric string too, as
+    ``$MUFNO_WORKERS`` gives it)."""
+    if isinstance(v, str):
+        try:
+            v = int(v.strip())
+        except ValueError:
+            raise fail(key, v, f"an integer in [1, {MAX_WORKERS}]") from None
+    return integer(key, v, lo=1, hi=MAX_WORKERS)
+
+
+def env_workers() -> int:
+    """The process count of ``$MUFNO_WORKERS`` (checked by name), else one per core."""
+    env = os.environ.get("MUFNO_WORKERS")
+    return check_workers(env, "$MUFNO_WORKERS") if env else min(os.cpu_count() or 1, MAX_WORKERS)
 
 __all__ = ["LocalPoolExecutor"]
 
@@ -169,9 +189,7 @@ class LocalPoolExecutor:
     died is run again up to ``max_retries`` times, then recorded ``failed``."""
 
     def __init__(self, workers: int | None = None, threads: int = 1, max_retries: int = 2):
-        n = workers if workers is not None else (os.cpu_count() or 1)
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise fail("workers", workers, "a positive integer")
+        n = check_workers(workers if workers is not None else min(os.cpu_count() or 1, MAX_WORKERS))
         positive_int("threads", threads)
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise fail("max_retries", max_retries, "an integer >= 0")
