@@ -169,7 +169,8 @@ def load_registered(pde: str, files: Mapping, *, n_train: int, n_test: int, reso
     if not isinstance(out, (tuple, list)) or len(out) != 4:
         raise ValueError(f"the loader of pde {pde!r} must return (x_train, y_train, x_test, y_test); "
                          f"got {type(out).__name__}")
-    arrs = [as_channel_first(a, spec.d, name=n) for a, n in zip(out, ("x_train", "y_train", "x_test", "y_test"))]
+    arrs = [as_channel_first(a, spec.d, name=f"{n} (from the loader of pde {pde!r})")
+            for a, n in zip(out, ("x_train", "y_train", "x_test", "y_test"))]
     for i, (n, name) in enumerate(((n_train, "train"), (n_test, "test"))):
         have = int(arrs[2 * i].shape[0])
         if have < n:
