@@ -14,22 +14,7 @@ import sys
 __all__ = ["configure_status", "configure_export"]
 
 
-def _need_store(store) -> str | None:
-    """The error of a read command whose store is missing (None when it exists)."""
-    if not store.path.exists():
-        return f"no results store at {str(store.path)!r} (pass --store PATH, or set $MUFNO_RESULTS)"
-    return None
-
-
-def _check_sweep_arg(store, sweep: str | None) -> str | None:
-    """The error for ``--sweep NAME`` that the store does not hold (None when it does, or no --sweep)."""
-    if sweep is None:
-        return None
-    names = store.sweep_names()
-    if sweep not in names:
-        shown = ", ".join(repr(n) for n in names[:20]) + (", ..." if len(names) > 20 else "")
-        return f"--sweep {sweep[:80]!r} is not in {str(store.path)!r}; known sweeps: [{shown}]"
-    return None
+_STORE_HINT = " (pass --store PATH, or set $MUFNO_RESULTS)"
 
 
 def add_wait_arg(parser: argparse.ArgumentParser) -> None:
@@ -60,7 +45,7 @@ def configure_status(parser: argparse.ArgumentParser):
     def run(args) -> int:
         import pandas as pd
 
-        from .store import load_results
+        from .store import load_results, require_source
         from .sweep import SweepConfig, sweep_status
 
         store = open_store(args)
@@ -69,9 +54,7 @@ def configure_status(parser: argparse.ArgumentParser):
             df = sweep_status(cfg, store)
             title = f"sweep {cfg.name!r}"
         else:
-            problem = _need_store(store) or _check_sweep_arg(store, args.sweep)
-            if problem:
-                raise ValueError(problem)
+            require_source(store, args.sweep, hint=_STORE_HINT)
             res = load_results(store, sweep=args.sweep)
             df = res[["run_id", "parametrization", "K", "status"]].copy()
             if args.sweep is not None:
@@ -113,15 +96,13 @@ def configure_export(parser: argparse.ArgumentParser):
         from pathlib import Path
 
         from .outdir import write_file
-        from .store import load_results
+        from .store import load_results, require_source
 
         store = open_store(args)
         out = Path(args.csv)
         if out.is_dir():
             raise ValueError(f"--csv {str(out)!r} is a directory; give a file path such as results.csv")
-        problem = _need_store(store) or _check_sweep_arg(store, args.sweep)
-        if problem:
-            raise ValueError(problem)
+        require_source(store, args.sweep, hint=_STORE_HINT)
         df = load_results(store, sweep=args.sweep)
         for c in ("train_curve", "test_curve", "config"):
             df[c] = [None if v is None else json.dumps(v, sort_keys=True) for v in df[c]]

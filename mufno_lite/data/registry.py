@@ -160,8 +160,15 @@ def load_registered(pde: str, files: Mapping, *, n_train: int, n_test: int, reso
         spec = PDESpec(pde, int(d), default_loader)
     elif d is not None and int(d) != spec.d:
         raise ValueError(f"pde {pde!r} is registered with d={spec.d}; got d={d}")
-    out = spec.loader(dict(files), n_train=n_train, n_test=n_test, resolution=resolution, seed=seed,
-                      **dict(params or {}))
+    try:
+        out = spec.loader(dict(files), n_train=n_train, n_test=n_test, resolution=resolution, seed=seed,
+                          **dict(params or {}))
+    except (KeyboardInterrupt, SystemExit, MemoryError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - the user's loader: one line naming it, the cause chained
+        text = " ".join(str(exc).split())[:300]
+        raise ValueError(f"the loader of pde {pde!r} ({spec.loader_name}) raised {type(exc).__name__}"
+                         f"{': ' + text if text else ''}") from exc
     if isinstance(out, PDEDataset):
         out = (out.x_train, out.y_train, out.x_test, out.y_test)
     if isinstance(out, Mapping):

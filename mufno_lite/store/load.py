@@ -54,7 +54,21 @@ def _parse(store: ResultsStore, run_id, column: str, text):
                          "retrained by the next sweep) or restore the store from a copy") from None
 
 
-def load_results(store, sweep: str | None = None, **filters):
+def require_source(store: ResultsStore, sweep: str | None = None, *, hint: str = "") -> None:
+    """Refuse (:class:`StoreError`) a store that does not exist (or holds no results store yet) and a
+    ``sweep`` it does not list, naming the path and the known sweeps.  ``hint`` ends the first message
+    (how to name another store).  What ``load_results`` and the CLI's read commands both check."""
+    if not store.exists():
+        raise StoreError(f"no results store at {str(store.path)!r}{hint or ' (nothing was written there yet: run a sweep first, or pass missing_ok=True for an empty table)'}")
+    if sweep is None:
+        return
+    names = store.sweep_names()
+    if sweep not in names:
+        shown = ", ".join(repr(n) for n in names[:20]) + (", ..." if len(names) > 20 else "")
+        raise StoreError(f"sweep {sweep[:80]!r} is not in {str(store.path)!r}; known sweeps: [{shown}]")
+
+
+def load_results(store, sweep: str | None = None, *, missing_ok: bool = False, **filters):
     """The runs of a store as a pandas DataFrame, one row per run.
 
     Parameters
@@ -63,6 +77,10 @@ def load_results(store, sweep: str | None = None, **filters):
         The store (or its path).
     sweep : str, optional
         Only runs that belong to this sweep.
+    missing_ok : bool
+        ``False`` (default): a store that does not exist and a ``sweep`` it does not list are
+        refused (:class:`~mufno_lite.store.StoreError` naming the path, or the known sweeps).
+        ``True``: both give an empty table (a sweep that is planned but has not run yet).
     **filters
         ``column=value`` (equality) or ``column=[v1, v2, …]`` (membership) on any column of
         ``runs``, e.g. ``load_results(s, K=[3, 8], parametrization="mup", status="done")``.
@@ -70,7 +88,8 @@ def load_results(store, sweep: str | None = None, **filters):
     Returns
     -------
     pandas.DataFrame
-        Empty (with the columns) when the store does not exist: reading creates nothing.
+        Empty (with the columns) when nothing matches (or, with ``missing_ok``, when there is no
+        store or no such sweep): reading creates nothing.
         Columns as in ``runs`` plus ``sweeps`` (list of sweep names); ``train_curve`` and
         ``test_curve`` are lists of ``[step, value]`` pairs, ``config`` a dict.  Sorted by
         pde, parametrization, K, lr, seed.
@@ -78,7 +97,11 @@ def load_results(store, sweep: str | None = None, **filters):
     import pandas as pd
 
     _check_filters(sweep, filters)
+    if not isinstance(missing_ok, bool):
+        raise ValueError(f"missing_ok must be True or False; got missing_ok={_short(missing_ok)}")
     st = store if isinstance(store, ResultsStore) else ResultsStore(store)
+    if not missing_ok:
+        require_source(st, sweep)
     where, params = [], []
     for col, val in filters.items():
         if col not in COLUMN_NAMES:

@@ -130,7 +130,7 @@ class SweepConfig:
         spatial = [data["resolution"]] * (d if n_t is None else d - 1) + ([n_t] if n_t is not None else [])
         _sizes(pde=pde, data=data, model=model, K=K, batch_sizes=batch_sizes, n_runs=n_runs, spatial=spatial)
         if factory is not None:
-            _factory(factory)  # importable and callable here, or refused before anything runs
+            _factory(factory, data["params"])  # importable, callable as it will be called, or refused now
         cache_dir = raw.get("cache_dir")
         if cache_dir is not None:
             cache_dir = string("cache_dir", str(cache_dir))
