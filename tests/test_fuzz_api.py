@@ -141,7 +141,7 @@ def store_path(tmp_path_factory):
     from mufno_lite.store import ResultsStore
 
     path = tmp_path_factory.mktemp("fuzz_api") / "s.sqlite"
-    ResultsStore(path)
+    ResultsStore(path).initialise()  # an empty store (a missing one is refused, issue 18)
     return path
 
 
