@@ -359,6 +359,12 @@ def _plan(parser: argparse.ArgumentParser):
         try:
             if args.workers is not None:
                 check_workers(args.workers, "--workers")
+            if args.experiments:
+                from .experiments import EXPERIMENTS
+                from .validation import choice
+
+                for e in args.experiments:
+                    choice("--experiments", e, tuple(EXPERIMENTS))
             for i, name in enumerate(names):
                 if args.experiments:
                     plan = plan_experiments(name, args.experiments, device=args.device, workers=args.workers or 1)

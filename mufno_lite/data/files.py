@@ -185,7 +185,10 @@ def read_arrays(path: PathLike) -> Dict[str, object]:
         except MemoryError:
             raise ValueError(f"cannot read {str(p)!r} with torch.load: its tensors do not fit in memory") from None
         except Exception as exc:  # torch refuses pickled objects other than tensors and containers
-            raise ValueError(f"cannot read {str(p)!r} with torch.load(weights_only=True): {exc}") from exc
+            text = " ".join(str(exc).split())
+            raise ValueError(f"cannot read {str(p)!r} with torch.load(weights_only=True) (not a torch file, or it "
+                             f"holds objects other than tensors and containers): {type(exc).__name__}: "
+                             f"{text[:300] + ('...' if len(text) > 300 else '')}") from exc
         if isinstance(obj, torch.Tensor):
             return {"array": obj}
         if isinstance(obj, (tuple, list)) and len(obj) == 2:

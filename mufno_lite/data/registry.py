@@ -172,6 +172,10 @@ def load_registered(pde: str, files: Mapping, *, n_train: int, n_test: int, reso
     if isinstance(out, PDEDataset):
         out = (out.x_train, out.y_train, out.x_test, out.y_test)
     if isinstance(out, Mapping):
+        missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in out]
+        if missing:
+            raise ValueError(f"the loader of pde {pde!r} returned a mapping without {missing}; it must hold "
+                             "x_train, y_train, x_test and y_test")
         out = tuple(out[k] for k in ("x_train", "y_train", "x_test", "y_test"))
     if not isinstance(out, (tuple, list)) or len(out) != 4:
         raise ValueError(f"the loader of pde {pde!r} must return (x_train, y_train, x_test, y_test); "
