@@ -453,3 +453,28 @@ def test_load_results_and_explorer_refuse_a_missing_store_and_unknown_sweep(stor
     with pytest.raises(StoreError, match="no results store"):
         ResultsExplorer(missing)
     assert not missing.exists()
+
+
+# ---- not re-tested before: Burgers dt_max / cfl extremes, ic_sigma 1e4 --------------------------------
+
+@pytest.mark.parametrize("key, value", [("dt_max", 5e-324), ("dt_max", 1e-300), ("dt_max", 1e-9), ("cfl", 1e-300),
+                                        ("cfl", 1e-9), ("ic_sigma", 1e4)])
+def test_burgers_step_count_refusal_names_the_parameter_that_sets_the_step(key, value):
+    """A subnormal dt_max overflowed (OverflowError); a tiny dt_max or cfl was blamed on ic_sigma."""
+    from mufno_lite.data import load_dataset
+
+    t0 = time.monotonic()
+    with pytest.raises(ConfigError) as e:
+        load_dataset("burgers", resolution=16, n_train=2, n_test=2, cache_dir=False, progress=False, **{key: value})
+    assert e.value.key == key and "at most 200000 time steps" in str(e.value), str(e.value)
+    assert time.monotonic() - t0 < 10
+
+
+@pytest.mark.parametrize("key, value", [("cfl", 5.0), ("cfl", 10.0), ("dt_max", 10.0), ("ic_sigma", 1e-6)])
+def test_burgers_extremes_inside_the_bounds_give_finite_data_obeying_the_maximum_principle(key, value):
+    from mufno_lite.data import load_dataset
+
+    ds = load_dataset("burgers", resolution=16, n_train=2, n_test=2, cache_dir=False, progress=False, **{key: value})
+    for t in (ds.x_train, ds.y_train, ds.x_test, ds.y_test):
+        assert bool(torch.isfinite(t).all())
+    assert float(ds.y_train.abs().max()) <= float(ds.x_train.abs().max()) * 1.01 + 1e-6
