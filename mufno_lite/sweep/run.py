@@ -440,6 +440,12 @@ def run_sweep(
             except TrainingInterrupted:
                 if flag.signum is None:
                     raise
+            except Exception as e:  # noqa: BLE001
+                if flag.signum is None:
+                    raise
+                # stopped by a signal while the executor failed (e.g. Ray's start-up, which a signal
+                # does not cut short): the stop is what the user asked for; the failure is said once
+                warn(f"[mufno_lite] while stopping: {' '.join(str(e).split())[:300]}")
     finally:
         shown.close()
     report.wall_time_s = time.perf_counter() - t0

@@ -290,7 +290,11 @@ class RayExecutor:
                     old_sigterm(signal.SIGTERM, None)
                     return self
                 raise
-            except BaseException:  # a second Ctrl-C, a failed start: leave no Ray processes behind
+            except Exception as e:  # a failed start (e.g. "node timed out during startup"): one line, nothing left
+                self.close()
+                where = "start the local Ray instance" if self.address is None else f"connect to Ray at {self.address!r}"
+                raise ValueError(f"could not {where}: {type(e).__name__}: {' '.join(str(e).split())[:300]}") from e
+            except BaseException:  # a second Ctrl-C: leave no Ray processes behind
                 self.close()
                 raise
             finally:
