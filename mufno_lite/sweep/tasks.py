@@ -168,7 +168,7 @@ def run_population_task(
             train_curve=_get(res, "train_curve"), test_curve=_get(res, "test_curve"),
             diverged_at_step=_get(res, "diverged_at_step"), wall_time_s=_get(res, "wall_time_s"),
             population_wall_time_s=_get(res, "population_wall_time_s"), flops=_get(res, "flops"),
-            n_params=_get(res, "n_params"), created_at=now,
+            n_params=_get(res, "n_params"), execution=_get(res, "execution"), created_at=now,
             error=None if status in ("done", "diverged") else f"trainer returned status={status!r}",
         )
         rows.append(row)
