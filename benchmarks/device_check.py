@@ -110,7 +110,7 @@ def _largest_tasks(dev: str, tiny: bool) -> list[dict]:
 def stage_chunk(dev: str, tiny: bool) -> dict:
     torch = _torch()
     from mufno_lite.flops import training_flops
-    from mufno_lite.fno import FNOConfig
+    from mufno_lite.fno import FNOConfig, count_parameters
     from mufno_lite.memory import estimate_run_memory, spatial_shape_of
     from mufno_lite.parametrization import Parametrization
     from mufno_lite.plan import H100
@@ -123,8 +123,6 @@ def stage_chunk(dev: str, tiny: bool) -> dict:
         pde, fno = task["pde"], FNOConfig.from_dict(task["model"])
         data = task["data"]
         spatial = spatial_shape_of(pde, data, fno.d)
-        ds = random_dataset(pde, data["resolution"], data["n_train"], data["n_test"], 0, device=dev,
-                            **data.get("params", {}))
         tr = dict(task["train"], steps=steps, eval_points=1)
         tr["betas"] = tuple(tr["betas"])
         train = TrainConfig(**tr)
@@ -133,10 +131,12 @@ def stage_chunk(dev: str, tiny: bool) -> dict:
         p = task["parametrization"]
         par = Parametrization(p["kind"], p["base_K"] if p["base_K"] is not None else 3)
         stamps = []
-        if dev.startswith("cuda"):
+        if dev.startswith("cuda"):  # before the data: the estimate counts the data set on the device
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
             base = torch.cuda.memory_allocated()
+        ds = random_dataset(pde, data["resolution"], data["n_train"], data["n_test"], 0, device=dev,
+                            **data.get("params", {}))
         entry = {"experiment": task["experiment"], "K": fno.K, "width": fno.width, "grid": list(spatial),
                  "members": len(members), "batch": train.batch_size, "steps": steps}
         try:
@@ -152,15 +152,16 @@ def stage_chunk(dev: str, tiny: bool) -> dict:
         gaps = [b - a for a, b in zip(stamps, stamps[1:])][1:]  # synced (train/gpu.py); first step warms up
         step_s = sorted(gaps)[len(gaps) // 2] if gaps else float("nan")
         flops = training_flops(fno, spatial, batch_size=train.batch_size, steps=1, n_test=0, n_evals=0) * G
+        c = count_parameters(fno)
+        opt_s = G * (c["spectral"] * 8 + c["other"] * 4) * H100.optimizer_passes / H100.memory_bandwidth
         entry.update(member_chunk=G, chunks=ex["chunks"], oom_retries=ex["oom_retries"], estimate_bytes=int(est),
                      step_s_measured=step_s, step_flops=flops, achieved_tflops=flops / step_s / 1e12 if gaps else None,
-                     step_s_plan_reference=flops / H100.sustained_flops + H100.step_overhead_s)
+                     step_s_plan_reference=flops / H100.sustained_flops + H100.step_overhead_s + opt_s)
         if dev.startswith("cuda"):
             torch.cuda.synchronize()
             measured = torch.cuda.max_memory_allocated() - base
             entry.update(measured_bytes=int(measured), estimate_over_measured=est / max(measured, 1))
-            good = MEMORY_RATIO[0] <= est / max(measured, 1) <= MEMORY_RATIO[1] or est > measured
-            entry["pass_"] = bool(good)
+            entry["pass_"] = bool(MEMORY_RATIO[0] <= est / max(measured, 1) <= MEMORY_RATIO[1])
         else:
             entry["pass_"] = all(math.isfinite(r.final_train_loss) or r.status == "diverged" for r in out)
         ok = ok and entry["pass_"]
@@ -169,12 +170,12 @@ def stage_chunk(dev: str, tiny: bool) -> dict:
         if dev.startswith("cuda"):
             torch.cuda.empty_cache()
     return {"pdes": res, "pass": ok,
-            "criterion": (f"every chunk trains without a failing OOM and its peak is at most the estimate or within "
-                          f"{MEMORY_RATIO} of it" if dev.startswith("cuda") else
+            "criterion": (f"every chunk trains (no OOM left after the retries) and the memory model's estimate over "
+                          f"the measured peak is within {MEMORY_RATIO}" if dev.startswith("cuda") else
                           "every tiny chunk trains to a finite loss (CPU form)")}
 
 
-def _small_population(dev: str, tf32: bool):
+def _small_population(dev: str, tf32: bool, tiny: bool = False):
     torch = _torch()
     from mufno_lite.device import configure_numerics
     from mufno_lite.fno import FNOConfig
@@ -183,23 +184,24 @@ def _small_population(dev: str, tf32: bool):
 
     configure_numerics(dev, tf32=tf32)
     os.environ["MUFNO_TF32"] = "1" if tf32 else "0"  # train_population configures again: the same choice
-    ds = random_dataset("burgers", 256, 64, 16, 0, device=dev)
-    cfg = FNOConfig(d=1, K=16, width=32, n_layers=4, projection_width=64)
+    ds = random_dataset("burgers", 64 if tiny else 256, 16 if tiny else 64, 8 if tiny else 16, 0, device=dev)
+    cfg = FNOConfig(d=1, K=8 if tiny else 16, width=8 if tiny else 32, n_layers=2 if tiny else 4,
+                    projection_width=16 if tiny else 64)
     members = [Member(lr=lr, seed=s) for lr in (1e-3, 3e-3) for s in (0, 1)]
-    res, model = train_population(cfg, "mup", ds, members, TrainConfig(steps=50, batch_size=16, eval_points=2),
-                                  device=dev, return_model=True)
+    train = TrainConfig(steps=10 if tiny else 50, batch_size=8 if tiny else 16, eval_points=2)
+    res, model = train_population(cfg, "mup", ds, members, train, device=dev, return_model=True)
     params = torch.cat([p.detach().to("cpu").reshape(-1).real if not p.is_complex() else
                         torch.view_as_real(p.detach().to("cpu")).reshape(-1) for p in model.parameters()])
     os.environ.pop("MUFNO_TF32", None)
     return res, params
 
 
-def stage_agreement(dev: str) -> dict:
+def stage_agreement(dev: str, tiny: bool) -> dict:
     torch = _torch()
-    ref, ref_p = _small_population("cpu", False)
+    ref, ref_p = _small_population("cpu", False, tiny)
     out = {}
     for tf32 in (False, True):
-        got, got_p = _small_population(dev, tf32)
+        got, got_p = _small_population(dev, tf32, tiny)
         loss_rel = max(abs(a - b) / max(abs(a), 1e-12) for r, g in zip(ref, got)
                        for (_, a), (_, b) in zip(r.train_curve, g.train_curve))
         final_rel = max(abs(r.test_rel_l2 - g.test_rel_l2) / abs(r.test_rel_l2) for r, g in zip(ref, got))
@@ -306,7 +308,7 @@ def main(argv=None) -> int:
         elif a.stage == "chunk":
             r = stage_chunk(a.device, tiny)
         elif a.stage == "agreement":
-            r = stage_agreement(a.device)
+            r = stage_agreement(a.device, tiny)
         elif a.stage == "bench_step":
             r = stage_bench_step(a.device, tiny)
         else:
