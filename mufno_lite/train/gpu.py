@@ -28,11 +28,7 @@ import torch
 from ..device import synchronize
 from ..memory import MemoryBudgetError
 
-__all__ = ["is_oom", "free_device_memory", "oom_event", "oom_failure", "synced_progress"]
-
-def is_oom(err: BaseException) -> bool:
-    """Whether ``err`` is torch's out-of-memory error (``torch.cuda.OutOfMemoryError``)."""
-    return isinstance(err, torch.cuda.OutOfMemoryError)
+__all__ = ["free_device_memory", "oom_message", "oom_event", "oom_failure", "synced_progress"]
 
 def free_device_memory(device) -> None:
     """Drop unreferenced tensors and return CUDA's cached blocks (``torch.cuda.empty_cache``)."""
@@ -40,16 +36,19 @@ def free_device_memory(device) -> None:
     if torch.device(device).type == "cuda" and torch.cuda.is_available():
         torch.cuda.empty_cache()
 
-def _first_line(err: BaseException) -> str:
+def oom_message(err: BaseException) -> str:
+    """The first line of torch's out-of-memory message (what the record and the error keep)."""
     text = str(err).strip().splitlines()
     return text[0][:300] if text else type(err).__name__
 
-def oom_event(members: int, retry_with: int, err: BaseException) -> dict:
-    """One halving, as recorded in the run's ``execution``: the chunk size that ran out of memory,
-    the one tried next, and the first line of torch's message."""
-    return {"members": int(members), "retry_with": int(retry_with), "error": _first_line(err)}
 
-def oom_failure(where: str, need_bytes: float, budget: float | None, device, err: BaseException,
+def oom_event(members: int, retry_with: int, message: str) -> dict:
+    """One halving, as recorded in the run's ``execution``: the chunk size that ran out of memory,
+    the one tried next, and torch's message (:func:`oom_message`)."""
+    return {"members": int(members), "retry_with": int(retry_with), "error": str(message)}
+
+
+def oom_failure(where: str, need_bytes: float, budget: float | None, device, message: str,
                 events: list) -> MemoryBudgetError:
     """The error when one member per chunk still runs out of memory (see the module docstring)."""
     total = None
@@ -62,7 +61,8 @@ def oom_failure(where: str, need_bytes: float, budget: float | None, device, err
         + (f", budget {budget / 1e9:.2f} GB" if budget else "")
         + (f", device total {total / 1e9:.2f} GB" if total else "")
         + f"; use a smaller K, width, batch or grid, fewer workers on this GPU, or a larger device "
-          f"(torch: {_first_line(err)})")
+          f"(torch: {message})")
+
 
 def synced_progress(progress, device):
     """``progress`` itself, or, for a callable on CUDA, one that synchronises the device before each

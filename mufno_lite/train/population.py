@@ -20,7 +20,7 @@ from .common import (
     lr_factor, relative_l2,
 )
 from .config import Member, TrainConfig, TrainingInterrupted
-from .gpu import free_device_memory, oom_event, oom_failure, synced_progress
+from .gpu import free_device_memory, oom_event, oom_failure, oom_message, synced_progress
 
 
 def _auto_chunk(fno_config: FNOConfig, spatial, batch_size: int, M: int, device) -> int:
@@ -318,6 +318,10 @@ def train_population(fno_config: FNOConfig, parametrization, dataset, members: S
                             final_train[i], final_test[i] = tr[i], te[i]
                             test_curves[i].append((train.steps, te[i]))
             except torch.cuda.OutOfMemoryError as err:
+                oom_text = oom_message(err)  # leave the except block first: its traceback holds the tensors
+            else:
+                oom_text = None
+            if oom_text is not None:
                 # drop this round, free, halve the chunk size of it and of every round still to come, and
                 # train their members from step 0 (those of later rounds had not started)
                 g = max(len(ids) for ids in group)
@@ -326,10 +330,10 @@ def train_population(fno_config: FNOConfig, parametrization, dataset, members: S
                 free_device_memory(data.device)
                 if g == 1:
                     raise oom_failure(_describe(fno_config, data, train, M),
-                                      _one_member_bytes(fno_config, data, train, dtype), budget, data.device, err,
-                                      oom) from err
+                                      _one_member_bytes(fno_config, data, train, dtype), budget, data.device,
+                                      oom_text, oom)
                 G = g // 2
-                oom.append(oom_event(g, G, err))
+                oom.append(oom_event(g, G, oom_text))
                 for i in ids:
                     loss_log[:, i] = float("nan")
                     alive[i], diverged_at[i], test_curves[i] = True, None, []
