@@ -335,3 +335,20 @@ def test_trainers_synchronise_before_reading_the_wall_clock(monkeypatch):
     train_population(CFG, "sp", data, MEMBERS[:2], TrainConfig(steps=2, batch_size=4))
     S.train_model(FNO(CFG, parametrization="sp"), data, TrainConfig(steps=2, batch_size=4))
     assert seen == [("population", "cpu"), ("single", "cpu")]
+
+
+def test_numerics_are_configured_before_the_data_is_loaded(monkeypatch):
+    """cuBLAS reads CUBLAS_WORKSPACE_CONFIG when its handle is made: a GPU data generator may make it."""
+    import mufno_lite.sweep.tasks as T
+
+    order = []
+    monkeypatch.setattr(T, "configure_numerics", lambda dev: order.append(("numerics", dev)))
+
+    def load(task, factory):
+        order.append(("data", task["device"]))
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(T, "load_dataset_cached", load)
+    task = {"device": "cuda", "members": [], "task_id": "x"}
+    assert T.run_population_task(task) == []  # no members: no rows, the failure is recorded per member
+    assert order == [("numerics", "cuda"), ("data", "cuda")]
