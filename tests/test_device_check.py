@@ -35,3 +35,37 @@ def test_bad_arguments_are_refused_in_one_line(tmp_path):
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     r = subprocess.run([str(SCRIPT)], capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and "usage" in r.stderr
+
+
+def _driver():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("device_check", ROOT / "benchmarks" / "device_check.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_reproduce_stage_checks_that_every_stored_row_says_the_device(tmp_path, monkeypatch):
+    """The GPU-only stage's logic, with the notebooks' run replaced by rows written to its store."""
+    import types
+
+    from mufno_lite.store import ResultsStore
+
+    dc = _driver()
+    for devices, want in ((["cuda", "cuda"], True), (["cuda", "cpu"], False)):
+        out = tmp_path / "-".join(devices)
+        seen = {}
+
+        def fake_run(args, env, **kw):
+            seen["args"], store = args, env["MUFNO_RESULTS"]
+            ResultsStore(store).write_rows([{"run_id": f"r{i}", "status": "done", "config": {}, "device": d}
+                                            for i, d in enumerate(devices)])
+            return types.SimpleNamespace(returncode=0, stdout="", stderr="")
+
+        monkeypatch.setattr(dc.subprocess, "run", fake_run)
+        r = dc.stage_reproduce("cuda", out, notebooks=True)
+        assert r["pass"] is want and r["row_devices"] == {d: devices.count(d) for d in set(devices)}
+        args = seen["args"]
+        assert args[args.index("--only") + 1: args.index("--only") + 5] == ["1", "3", "5", "6"]
+        assert args[args.index("--device") + 1] == "cuda" and args[args.index("--preset") + 1] == "smoke"
