@@ -352,3 +352,29 @@ def test_numerics_are_configured_before_the_data_is_loaded(monkeypatch):
     task = {"device": "cuda", "members": [], "task_id": "x"}
     assert T.run_population_task(task) == []  # no members: no rows, the failure is recorded per member
     assert order == [("numerics", "cuda"), ("data", "cuda")]
+
+
+def test_cufft_allocation_failure_counts_as_oom_and_other_errors_propagate(monkeypatch):
+    from mufno_lite.train.gpu import is_oom
+
+    assert is_oom(torch.cuda.OutOfMemoryError("x")) and is_oom(RuntimeError("cuFFT error: CUFFT_ALLOC_FAILED"))
+    assert not is_oom(RuntimeError("shape mismatch")) and not is_oom(ValueError("CUDA out of memory"))
+    data = _heat_dataset()
+    orig = P._run_steps
+    monkeypatch.setattr(P, "free_device_memory", lambda dev: None)
+
+    def cufft(chunks, *a, **k):
+        if max(len(c.ids) for c in chunks) > 1:
+            raise RuntimeError("cuFFT error: CUFFT_ALLOC_FAILED")
+        return orig(chunks, *a, **k)
+
+    monkeypatch.setattr(P, "_run_steps", cufft)
+    got = train_population(CFG, "mup", data, MEMBERS[:2], TRAIN, memory_budget=1e12)
+    assert [(e["members"], e["retry_with"]) for e in got[0].execution["oom_retries"]] == [(2, 1)]
+
+    def broken(chunks, *a, **k):
+        raise RuntimeError("shape mismatch")
+
+    monkeypatch.setattr(P, "_run_steps", broken)
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        train_population(CFG, "mup", data, MEMBERS[:2], TRAIN, memory_budget=1e12)

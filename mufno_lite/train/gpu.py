@@ -4,7 +4,8 @@ Out of memory (decision)
 ------------------------
 The memory model (:mod:`mufno_lite.memory`) sizes a chunk for the budget, but it does not count
 fragmentation, cuFFT plans or another process on the same GPU.  When a chunk's training raises
-``torch.cuda.OutOfMemoryError``, :func:`mufno_lite.train.train_population` drops that chunk,
+``torch.cuda.OutOfMemoryError`` (or cuFFT / cuBLAS fail to allocate, :func:`is_oom`),
+:func:`mufno_lite.train.train_population` drops that chunk,
 frees the cached blocks (:func:`free_device_memory`), halves the chunk size and trains the same
 members again from their first step (members share nothing but the batch order, so they end as
 they would have), down to one member per chunk.  Each halving is an :func:`oom_event` in the
@@ -28,7 +29,19 @@ import torch
 from ..device import synchronize
 from ..memory import MemoryBudgetError
 
-__all__ = ["free_device_memory", "oom_message", "oom_event", "oom_failure", "synced_progress"]
+__all__ = ["is_oom", "free_device_memory", "oom_message", "oom_event", "oom_failure", "synced_progress"]
+
+#: What the CUDA libraries say when their own allocation fails (they raise a plain RuntimeError)
+_ALLOC_FAILED = ("CUFFT_ALLOC_FAILED", "CUBLAS_STATUS_ALLOC_FAILED", "CUDA out of memory", "CUDA error: out of memory")
+
+
+def is_oom(err: BaseException) -> bool:
+    """Whether ``err`` is running out of device memory: ``torch.cuda.OutOfMemoryError``, or a
+    ``RuntimeError`` of cuFFT / cuBLAS / the CUDA runtime failing to allocate."""
+    if isinstance(err, torch.cuda.OutOfMemoryError):
+        return True
+    return isinstance(err, RuntimeError) and any(s in str(err) for s in _ALLOC_FAILED)
+
 
 def free_device_memory(device) -> None:
     """Drop unreferenced tensors and return CUDA's cached blocks (``torch.cuda.empty_cache``)."""

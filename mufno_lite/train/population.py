@@ -20,7 +20,7 @@ from .common import (
     lr_factor, relative_l2,
 )
 from .config import Member, TrainConfig, TrainingInterrupted
-from .gpu import free_device_memory, oom_event, oom_failure, oom_message, synced_progress
+from .gpu import free_device_memory, is_oom, oom_event, oom_failure, oom_message, synced_progress
 
 
 def _auto_chunk(fno_config: FNOConfig, spatial, batch_size: int, M: int, device) -> int:
@@ -317,7 +317,9 @@ def train_population(fno_config: FNOConfig, parametrization, dataset, members: S
                         if alive[i]:
                             final_train[i], final_test[i] = tr[i], te[i]
                             test_curves[i].append((train.steps, te[i]))
-            except torch.cuda.OutOfMemoryError as err:
+            except RuntimeError as err:  # torch.cuda.OutOfMemoryError, or cuFFT/cuBLAS failing to allocate
+                if not is_oom(err):
+                    raise
                 oom_text = oom_message(err)  # leave the except block first: its traceback holds the tensors
             else:
                 oom_text = None
