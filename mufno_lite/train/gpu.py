@@ -8,8 +8,9 @@ fragmentation, cuFFT plans or another process on the same GPU.  When a chunk's t
 :func:`mufno_lite.train.train_population` drops that chunk,
 frees the cached blocks (:func:`free_device_memory`), halves the chunk size and trains the same
 members again from their first step (members share nothing but the batch order, so they end as
-they would have), down to one member per chunk.  Each halving is an :func:`oom_event` in the
-run's ``execution`` record (the store's ``execution`` column).  One member that still does not
+they would have with the smaller chunk from the start: bit for bit on a CPU, see
+:mod:`mufno_lite.device` for a GPU), down to one member per chunk.  Each halving is an
+:func:`oom_event` in the run's ``execution`` record (the store's ``execution`` column).  One member that still does not
 fit is a :class:`~mufno_lite.memory.MemoryBudgetError` naming the architecture, the memory the
 model estimates for it and what the device has (:func:`oom_failure`): the population's rows are
 ``failed`` with that message, and a re-run fails the same way until the sizes change.
