@@ -149,6 +149,25 @@ def test_status_waits_visibly_then_continues_when_the_lock_goes(store, capsys):
     assert "is locked by" in err and "waiting up to 30 s" in err and "unlocked, continuing" in err, err
 
 
+@pytest.mark.parametrize("cmd", ["status", "export", "sweep"])
+def test_cli_commands_on_a_locked_store_say_so_then_give_up_in_one_line(store, tmp_path, capsys, cmd):
+    import json
+
+    conf = tmp_path / "c.json"
+    conf.write_text(json.dumps(_burgers()))
+    argv = {"status": ["status"], "export": ["export", "--csv", tmp_path / "o.csv"],
+            "sweep": ["sweep", conf, "--dry-run"]}[cmd] + ["--store", store.path, "--wait", "1"]
+    holder = _hold(store.path, 60)
+    try:
+        code, _, err = _cli(argv, capsys)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert code == 2 and "waiting up to 1 s" in err, err
+    _one_line_error(err, "r.sqlite", f"locked by pid {holder.pid}", "still locked after waiting 1 s")
+    assert not (tmp_path / "o.csv").exists()
+
+
 def test_status_export_sweep_refuse_a_bad_wait(store, capsys):
     for argv in (["status", "--store", store.path, "--wait", "-1"],
                  ["export", "--store", store.path, "--csv", "-", "--wait", "nan"]):
