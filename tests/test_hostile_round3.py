@@ -469,7 +469,7 @@ def test_load_results_and_explorer_refuse_a_missing_store_and_unknown_sweep(stor
     with pytest.raises(StoreError, match="sweep 'nope' is not in .*known sweeps: \\['sw'\\]"):
         load_results(store, sweep="nope")
     assert load_results(missing, missing_ok=True).empty and not missing.exists()
-    with pytest.raises(StoreError, match="no results store"):
+    with pytest.raises(StoreError, match="no results store at .*missing.sqlite' \\(nothing to explore: run a sweep"):
         ResultsExplorer(missing)
     assert not missing.exists()
 
