@@ -1,7 +1,26 @@
 """The population optimizer: Adam/AdamW over stacked member parameters, per-member LR and β₂.
 
 :class:`PopulationAdam` is what :func:`mufno_lite.train.train_population` steps; it reproduces
-``torch.optim.Adam``/``AdamW`` member by member (tested against torch in ``tests/test_train.py``).
+``torch.optim.Adam``/``AdamW`` member by member (tested against torch in ``tests/test_train.py``
+and ``tests/test_step_perf.py``).
+
+**How it runs (issue 20, item 9).**  Every parameter of shape ``(M, …)`` is split once, at
+construction, into its M member slices (views, no copy) and so are its two moments; a step runs
+torch's ``_foreach_*`` kernels over all (member, parameter) slices of a group at once, the same
+sequence of kernels as ``torch.optim.Adam(foreach=True)``: ``lerp_`` (first moment), ``mul_`` and
+``addcmul_`` (second moment), ``sqrt``, ``div_``, ``add_`` (the denominator), ``addcdiv_`` (the
+update).  Per-member values (step size, β₂, 1 − β₂, √(1 − β₂ᵗ), AdamW's decay) are lists of
+Python floats, one per slice: kernel arguments, so a step copies nothing from the host to the
+device and reads nothing back.  On CUDA a list of same-shaped slices runs as a few fused
+multi-tensor launches instead of ~10 kernels per parameter.  The only full-size temporary is the
+denominator (as in torch's foreach Adam), where the per-parameter loop made five (``rg · (1 − β₂)``,
+``√v``, ``√v / bc``, ``m / denom`` and its product with the step); to bound it, a group's
+parameters are run in buckets of at most the largest parameter's bytes (each spectral weight
+alone, the small parameters together), so the step's extra memory is one largest parameter
+(two with L2 decay, whose ``g + wd·p`` is a new tensor too), what :mod:`mufno_lite.memory` counts.
+
+:data:`ADAM_PASSES` is the memory traffic of one step in units of the (real-view) parameter
+bytes, what :mod:`mufno_lite.plan` can count.
 """
 
 from __future__ import annotations
@@ -10,18 +29,28 @@ from typing import Sequence
 
 import torch
 
-__all__ = ["PopulationAdam"]
+__all__ = ["PopulationAdam", "ADAM_PASSES"]
+
+#: Full-size reads + writes of one step, per byte of (real-view) parameters, all members active,
+#: no weight decay: lerp_ (m, g → m: 3), mul_ (v → v: 2), addcmul_ (v, g → v: 3), sqrt (v → d: 2),
+#: div_ (d → d: 2), add_ (d → d: 2), addcdiv_ (p, m, d → p: 4).  L2 decay adds 3 (g + wd·p, a
+#: new tensor), AdamW's adds 2 (p · (1 − lr·wd)).
+ADAM_PASSES = 18
+
+
+def _real(t: torch.Tensor) -> torch.Tensor:
+    return torch.view_as_real(t) if t.is_complex() else t
 
 
 class PopulationAdam:
     """Adam/AdamW over stacked population parameters with per-member LR and β₂.
 
     Every parameter has a leading member axis M.  For member i and a parameter in group g the
-    update is exactly ``torch.optim.Adam``'s (single-tensor implementation) with
-    ``lr = lr_i · mult_g · factor`` and ``betas = (beta1, beta2_i)``: bias-corrected moments, ``eps``
-    added to the corrected root second moment, L2 weight decay (``adam``) or decoupled decay
-    (``adamw``).  Complex parameters are updated through their ``view_as_real`` views, as torch
-    does.  Members whose ``active`` flag is false are left exactly as they are.
+    update is exactly ``torch.optim.Adam``'s with ``lr = lr_i · mult_g · factor`` and
+    ``betas = (beta1, beta2_i)``: bias-corrected moments, ``eps`` added to the corrected root
+    second moment, L2 weight decay (``adam``) or decoupled decay (``adamw``).  Complex parameters
+    are updated through their ``view_as_real`` views, as torch does.  Members whose ``active``
+    flag is false are left exactly as they are (parameters and moments).
 
     Parameters
     ----------
@@ -40,69 +69,79 @@ class PopulationAdam:
         self.beta2s = [float(v) for v in beta2s]
         self.beta1, self.eps, self.wd, self.decoupled = float(beta1), float(eps), float(weight_decay), decoupled
         self.t = 0
-        self.groups = []
+        self.groups = []  # per group: ([(p, real view, m, v), …], multiplier)
         self.group_lrs = []
+        self._slices = []  # per group: per parameter (its member slices of real view, m, v)
+        self._buckets = []  # per group: lists of parameter indices run by one set of foreach calls
         for group in groups:
             params, mult = group[0], group[1]
             own = list(group[2]) if len(group) > 2 and group[2] is not None else None
             if own is not None and len(own) != self.M:
                 raise ValueError(f"a group's lrs must have one entry per member (M={self.M}); got {len(own)}")
             self.group_lrs.append(self.lrs if own is None else [float(v) for v in own])
-            entries = []
+            entries, slices = [], []
             for p in params:
                 if p.shape[0] != self.M:
                     raise ValueError(f"parameter with leading size {p.shape[0]} in a population of M={self.M}")
-                rp = torch.view_as_real(p) if p.is_complex() else p
-                entries.append((p, rp, torch.zeros_like(rp), torch.zeros_like(rp)))
+                rp = _real(p)
+                m, v = torch.zeros_like(rp), torch.zeros_like(rp)
+                entries.append((p, rp, m, v))
+                slices.append((rp.unbind(0), m.unbind(0), v.unbind(0)))
             self.groups.append((entries, float(mult)))
-        ref = self.groups[0][0][0][1] if self.groups and self.groups[0][0] else None
-        self._dtype = ref.dtype if ref is not None else torch.float32
-        self._device = ref.device if ref is not None else torch.device("cpu")
-        self._b2 = torch.tensor(self.beta2s, dtype=self._dtype, device=self._device)
-        # (1 - beta2) computed in double precision and then cast, as torch does with its scalar
-        self._omb2 = torch.tensor([1 - v for v in self.beta2s], dtype=self._dtype, device=self._device)
+            self._slices.append(slices)
+        cap = max((e[1].numel() * e[1].element_size() for entries, _ in self.groups for e in entries), default=0)
+        for entries, _ in self.groups:
+            buckets, size = [], cap + 1
+            for j, e in enumerate(entries):
+                nbytes = e[1].numel() * e[1].element_size()
+                if size + nbytes > cap:
+                    buckets.append([])
+                    size = 0
+                buckets[-1].append(j)
+                size += nbytes
+            self._buckets.append(buckets)
+
+    def _member_lists(self, g: int, bucket: list[int], members: list[int]):
+        """(params, grads, m, v, member of each) over the slices of ``bucket`` of group ``g`` that have a gradient."""
+        ps, gs, ms, vs, who = [], [], [], [], []
+        for j in bucket:
+            p, rps, mms, vvs = self.groups[g][0][j][0], *self._slices[g][j]
+            if p.grad is None:
+                continue
+            rg = _real(p.grad).unbind(0)
+            for i in members:
+                ps.append(rps[i]), gs.append(rg[i]), ms.append(mms[i]), vs.append(vvs[i]), who.append(i)
+        return ps, gs, ms, vs, who
 
     @torch.no_grad()
     def step(self, factor: float = 1.0, active: Sequence[bool] | None = None) -> None:
         """One update with every LR multiplied by ``factor``; inactive members are not touched."""
         self.t += 1
-        t = self.t
-        act = [True] * self.M if active is None else [bool(a) for a in active]
-        all_active = all(act)
-        b1 = self.beta1
+        t, b1 = self.t, self.beta1
+        members = list(range(self.M)) if active is None else [i for i, a in enumerate(active) if a]
+        if not members:
+            return
         bc1 = 1 - b1**t
         bc2_sqrt = [(1 - b2**t) ** 0.5 for b2 in self.beta2s]
-        mask = None if all_active else torch.tensor(act, device=self._device)
-        for (entries, mult), base in zip(self.groups, self.group_lrs):
-            lr = [base[i] * mult * factor if act[i] else 0.0 for i in range(self.M)]
-            step_neg = [-(v / bc1) for v in lr]
-            cache = {}
-            for p, rp, m, v in entries:
-                g = p.grad
-                if g is None:
-                    continue
-                rg = torch.view_as_real(g) if g.is_complex() else g
-                nd = rp.dim()
-                if nd not in cache:
-                    shp = (self.M,) + (1,) * (nd - 1)
-                    cache[nd] = (
-                        torch.tensor(step_neg, dtype=self._dtype, device=self._device).view(shp),
-                        torch.tensor(bc2_sqrt, dtype=self._dtype, device=self._device).view(shp),
-                        self._b2.view(shp),
-                        self._omb2.view(shp),
-                        None if mask is None else (~mask).view(shp),
-                        torch.tensor([1 - x * self.wd for x in lr], dtype=self._dtype,
-                                     device=self._device).view(shp) if (self.decoupled and self.wd) else None,
-                    )
-                sneg, bc2s, b2, omb2, dead, decay = cache[nd]
-                if dead is not None:
-                    rg = rg.masked_fill(dead, 0.0)
-                if self.wd != 0:
-                    if self.decoupled:
-                        rp.mul_(decay)
-                    else:
-                        rg = rg.add(rp, alpha=self.wd)
-                m.lerp_(rg, 1 - b1)
-                v.mul_(b2).addcmul_(rg * omb2, rg)
-                denom = (v.sqrt() / bc2s).add_(self.eps)
-                rp.add_((m / denom) * sneg)
+        for g, ((_, mult), base) in enumerate(zip(self.groups, self.group_lrs)):
+            for bucket in self._buckets[g]:
+                self._step_bucket(g, bucket, members, base, mult, factor, bc1, bc2_sqrt)
+
+    def _step_bucket(self, g: int, bucket: list[int], members: list[int], base: list[float], mult: float,
+                     factor: float, bc1: float, bc2_sqrt: list[float]) -> None:
+        """torch's foreach Adam over the live members' slices of one bucket (see the module docstring)."""
+        ps, gs, ms, vs, who = self._member_lists(g, bucket, members)
+        if ps:
+            lr = [base[i] * mult * factor for i in who]  # (base·mult)·factor, torch's order
+            if self.wd != 0:
+                if self.decoupled:
+                    torch._foreach_mul_(ps, [1 - x * self.wd for x in lr])
+                else:
+                    gs = torch._foreach_add(gs, ps, alpha=self.wd)
+            torch._foreach_lerp_(ms, gs, 1 - self.beta1)
+            torch._foreach_mul_(vs, [self.beta2s[i] for i in who])
+            torch._foreach_addcmul_(vs, gs, gs, [1 - self.beta2s[i] for i in who])
+            denom = torch._foreach_sqrt(vs)
+            torch._foreach_div_(denom, [bc2_sqrt[i] for i in who])
+            torch._foreach_add_(denom, self.eps)
+            torch._foreach_addcdiv_(ps, ms, denom, [-(x / bc1) for x in lr])
