@@ -103,45 +103,78 @@ class PopulationAdam:
 
     def _member_lists(self, g: int, bucket: list[int], members: list[int]):
         """(params, grads, m, v, member of each) over the slices of ``bucket`` of group ``g`` that have a gradient."""
-        ps, gs, ms, vs, who = [], [], [], [], []
+        ps, gs, ms, vs, who, rgs, kept = [], [], [], [], [], [], []
         for j in bucket:
             p, rps, mms, vvs = self.groups[g][0][j][0], *self._slices[g][j]
             if p.grad is None:
                 continue
-            rg = _real(p.grad).unbind(0)
-            for i in members:
+            rgs.append(_real(p.grad).unbind(0))
+            kept.append((rps, mms, vvs))
+        for i in members:  # member by member
+            for rg, (rps, mms, vvs) in zip(rgs, kept):
                 ps.append(rps[i]), gs.append(rg[i]), ms.append(mms[i]), vs.append(vvs[i]), who.append(i)
         return ps, gs, ms, vs, who
 
     @torch.no_grad()
-    def step(self, factor: float = 1.0, active: Sequence[bool] | None = None) -> None:
-        """One update with every LR multiplied by ``factor``; inactive members are not touched."""
+    def step(self, factor: float = 1.0, active: Sequence[bool] | torch.Tensor | None = None) -> None:
+        """One update with every LR multiplied by ``factor``; inactive members' parameters are not touched.
+
+        ``active``: None (all), a sequence of M bools (inactive members are skipped: parameters
+        and moments stay exactly as they are), or a bool tensor of shape (M,) on the parameters'
+        device (what the trainer passes, so that nothing is read back to the host): every member
+        is run, an inactive member's gradient is zeroed (NaN included) and its denominator
+        divided by 0, so its update is exactly 0 and its parameters stay as they are (its moments,
+        never used again, decay).
+        """
         self.t += 1
-        t, b1 = self.t, self.beta1
-        members = list(range(self.M)) if active is None else [i for i, a in enumerate(active) if a]
+        t = self.t
+        live = None
+        if isinstance(active, torch.Tensor):
+            live = active
+            members = list(range(self.M))
+        else:
+            members = list(range(self.M)) if active is None else [i for i, a in enumerate(active) if a]
         if not members:
             return
-        bc1 = 1 - b1**t
+        if live is not None:
+            dead = ~live
+            for entries, _ in self.groups:
+                for p, rp, _, _ in entries:
+                    if p.grad is not None:
+                        _real(p.grad).masked_fill_(dead.view((self.M,) + (1,) * (rp.dim() - 1)), 0.0)
+        bc1 = 1 - self.beta1**t
         bc2_sqrt = [(1 - b2**t) ** 0.5 for b2 in self.beta2s]
         for g, ((_, mult), base) in enumerate(zip(self.groups, self.group_lrs)):
             for bucket in self._buckets[g]:
-                self._step_bucket(g, bucket, members, base, mult, factor, bc1, bc2_sqrt)
+                self._step_bucket(g, bucket, members, base, mult, factor, bc1, bc2_sqrt, live)
 
     def _step_bucket(self, g: int, bucket: list[int], members: list[int], base: list[float], mult: float,
-                     factor: float, bc1: float, bc2_sqrt: list[float]) -> None:
-        """torch's foreach Adam over the live members' slices of one bucket (see the module docstring)."""
+                     factor: float, bc1: float, bc2_sqrt: list[float], live: torch.Tensor | None) -> None:
+        """torch's foreach Adam over the members' slices of one bucket (see the module docstring);
+        the slices are listed member by member, so member i's are ``[i·n, (i+1)·n)``."""
         ps, gs, ms, vs, who = self._member_lists(g, bucket, members)
-        if ps:
-            lr = [base[i] * mult * factor for i in who]  # (base·mult)·factor, torch's order
-            if self.wd != 0:
-                if self.decoupled:
-                    torch._foreach_mul_(ps, [1 - x * self.wd for x in lr])
-                else:
-                    gs = torch._foreach_add(gs, ps, alpha=self.wd)
-            torch._foreach_lerp_(ms, gs, 1 - self.beta1)
-            torch._foreach_mul_(vs, [self.beta2s[i] for i in who])
-            torch._foreach_addcmul_(vs, gs, gs, [1 - self.beta2s[i] for i in who])
-            denom = torch._foreach_sqrt(vs)
-            torch._foreach_div_(denom, [bc2_sqrt[i] for i in who])
-            torch._foreach_add_(denom, self.eps)
-            torch._foreach_addcdiv_(ps, ms, denom, [-(x / bc1) for x in lr])
+        if not ps:
+            return
+        lr = [base[i] * mult * factor for i in who]  # (base·mult)·factor, torch's order
+        n = len(ps) // len(members)
+        if self.wd != 0:
+            if not self.decoupled:
+                gs = torch._foreach_add(gs, ps, alpha=self.wd)
+            elif live is None:
+                torch._foreach_mul_(ps, [1 - x * self.wd for x in lr])
+            else:  # decay only the live members: factor 1 for the others, computed on the device
+                decay = [1 - base[i] * mult * factor * self.wd for i in members]
+                keep = torch.where(live, 0.0, 1.0).to(ps[0].dtype)
+                for k, i in enumerate(members):  # 1 − lr·wd for a live member, exactly 1 for a frozen one
+                    torch._foreach_mul_(ps[k * n:(k + 1) * n], keep[i].add(decay[k]).clamp_(max=1.0))
+        torch._foreach_lerp_(ms, gs, 1 - self.beta1)
+        torch._foreach_mul_(vs, [self.beta2s[i] for i in who])
+        torch._foreach_addcmul_(vs, gs, gs, [1 - self.beta2s[i] for i in who])
+        denom = torch._foreach_sqrt(vs)
+        torch._foreach_div_(denom, [bc2_sqrt[i] for i in who])
+        torch._foreach_add_(denom, self.eps)
+        if live is not None:  # a frozen member's denominator becomes inf: its update m / inf is 0
+            livef = live.to(denom[0].dtype)
+            for k, i in enumerate(members):
+                torch._foreach_div_(denom[k * n:(k + 1) * n], livef[i])
+        torch._foreach_addcdiv_(ps, ms, denom, [-(x / bc1) for x in lr])

@@ -104,3 +104,179 @@ def test_initial_draws_are_unchanged_by_the_storage_layout():
     g = torch.Generator().manual_seed(spectral_seed(11, 0))
     expect = _complex_normal(tuple(layer.kernel.shape), std, g)
     assert torch.equal(layer.kernel, expect)
+
+
+# --------------------------------------------------------------------------------------------
+# item 9: PopulationAdam on torch's foreach kernels
+# --------------------------------------------------------------------------------------------
+
+from mufno_lite.optim import PopulationAdam  # noqa: E402
+
+
+@pytest.mark.parametrize("weight_decay,decoupled", [(0.0, False), (0.1, False), (0.1, True)])
+def test_population_adam_is_bitwise_torch_foreach_adam_per_member(weight_decay, decoupled):
+    """Per-member LR and β₂, two groups (one at a multiplier), complex and real parameters, a
+    schedule factor: 12 steps equal ``torch.optim.Adam/AdamW(foreach=True)`` run member by member,
+    bit for bit."""
+    g = torch.Generator().manual_seed(2)
+    M, lrs, b2s, factor = 3, [1e-2, 3e-2, 1e-1], [0.999, 0.9, 0.95], 0.3
+    p = torch.randn(M, 4, 5, dtype=torch.cfloat, generator=g)
+    q = torch.randn(M, 6, generator=g)
+    pp, qq = p.clone().requires_grad_(), q.clone().requires_grad_()
+    singles = [[p[i].clone().requires_grad_(), q[i].clone().requires_grad_()] for i in range(M)]
+    opt = PopulationAdam([([pp], 0.5), ([qq], 1.0)], lrs, b2s, weight_decay=weight_decay, decoupled=decoupled)
+    cls = torch.optim.AdamW if decoupled else torch.optim.Adam
+    ref = [cls([{"params": [s[0]], "lr": lrs[i] * 0.5 * factor}, {"params": [s[1]], "lr": lrs[i] * factor}],
+               betas=(0.9, b2s[i]), weight_decay=weight_decay, foreach=True) for i, s in enumerate(singles)]
+    for _ in range(12):
+        gp, gq = torch.randn(M, 4, 5, dtype=torch.cfloat, generator=g), torch.randn(M, 6, generator=g)
+        pp.grad, qq.grad = gp.clone(), gq.clone()
+        opt.step(factor)
+        for i in range(M):
+            singles[i][0].grad, singles[i][1].grad = gp[i].clone(), gq[i].clone()
+            ref[i].step()
+    for i in range(M):
+        assert torch.equal(pp[i].detach(), singles[i][0].detach())
+        assert torch.equal(qq[i].detach(), singles[i][1].detach())
+
+
+def test_population_adam_step_runs_foreach_kernels_only_and_makes_no_host_tensors(monkeypatch):
+    """A step dispatches torch's ``_foreach_*`` kernels (and, with a device mask, one masked_fill
+    per parameter and a handful of (M,)-sized ops), no per-parameter full-size elementwise op,
+    and never builds a tensor from host values (``torch.tensor``: a host→device copy on a GPU)."""
+    model = FNO(FNOConfig(d=1, K=4, width=8, n_layers=2), members=3, seed=[0, 1, 2])
+    opt = PopulationAdam([(list(model.parameters()), 1.0)], [1e-3, 2e-3, 3e-3], [0.999, 0.99, 0.9])
+    for p in model.parameters():
+        p.grad = torch.randn_like(p)
+    masks = (None, torch.tensor([True, False, True]))
+    made = []
+    real_tensor = torch.tensor
+    monkeypatch.setattr(torch, "tensor", lambda *a, **k: made.append(a) or real_tensor(*a, **k))
+
+    class Ops(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.names = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.names.append(func._schema.name)
+            return func(*args, **(kwargs or {}))
+
+    for active in masks:
+        with Ops() as ops:
+            opt.step(1.0, active)
+        views = {"aten::unbind", "aten::view_as_real", "aten::view", "aten::select", "aten::slice"}
+        small = {"aten::bitwise_not", "aten::masked_fill_", "aten::_to_copy"}
+        other = [n for n in ops.names if not n.startswith("aten::_foreach_") and n not in views | small]
+        assert other == [], other
+        if active is not None:  # one masked_fill_ per parameter (the frozen member's gradient)
+            assert ops.names.count("aten::masked_fill_") == len(list(model.parameters()))
+    assert made == []
+
+
+def test_device_mask_freezes_a_member_exactly_as_the_host_list_does():
+    """The trainer's path (a (M,) bool tensor, nothing read back) leaves a frozen member's
+    parameters as they are, NaN gradients included, and the others bit for bit as the host-list
+    path (which skips the member), with L2 and with decoupled decay."""
+    for wd, decoupled in ((0.0, False), (0.1, False), (0.1, True)):
+        g = torch.Generator().manual_seed(0)
+        p, q = torch.randn(3, 4, 5, dtype=torch.cfloat, generator=g), torch.randn(3, 6, generator=g)
+        a = [p.clone().requires_grad_(), q.clone().requires_grad_()]
+        b = [p.clone().requires_grad_(), q.clone().requires_grad_()]
+        kw = dict(weight_decay=wd, decoupled=decoupled)
+        oa = PopulationAdam([([a[0]], 0.5), ([a[1]], 1.0)], [1e-2, 2e-2, 3e-2], [0.999, 0.9, 0.99], **kw)
+        ob = PopulationAdam([([b[0]], 0.5), ([b[1]], 1.0)], [1e-2, 2e-2, 3e-2], [0.999, 0.9, 0.99], **kw)
+        for step in range(6):
+            gp, gq = torch.randn(3, 4, 5, dtype=torch.cfloat, generator=g), torch.randn(3, 6, generator=g)
+            act = [True, step < 3, True]
+            if step >= 3:
+                gp[1], gq[1] = float("nan"), float("nan")
+            a[0].grad, a[1].grad, b[0].grad, b[1].grad = gp.clone(), gq.clone(), gp.clone(), gq.clone()
+            if step == 3:
+                frozen = [x[1].detach().clone() for x in b]
+            oa.step(0.7, act)
+            ob.step(0.7, torch.tensor(act))
+        assert all(torch.equal(x, y) for x, y in zip(a, b))
+        assert all(torch.equal(x[1].detach(), f) for x, f in zip(b, frozen))
+
+
+# --------------------------------------------------------------------------------------------
+# item 8: no host <-> device traffic between reads
+# --------------------------------------------------------------------------------------------
+
+from mufno_lite.train import Member, TrainConfig, train_model, train_population  # noqa: E402
+
+
+def _heat(n=24, s=16):
+    from types import SimpleNamespace
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(n, 1, s, generator=g)
+    y = torch.fft.irfft(torch.fft.rfft(x, dim=-1) * torch.exp(-0.05 * torch.arange(s // 2 + 1) ** 2), n=s, dim=-1) + 1
+    return SimpleNamespace(x_train=x[:16], y_train=y[:16], x_test=x[16:], y_test=y[16:], x_normalizer=None,
+                           y_normalizer=None, meta={})
+
+
+_READS = ("item", "tolist", "cpu", "numpy", "__bool__", "__float__", "__int__", "__index__")
+
+
+@pytest.fixture
+def reads(monkeypatch):
+    """Counts every Tensor method that brings a value to the host (a synchronisation on a GPU),
+    called from the package's code (torch.optim.Adam's own ``step`` counter is a CPU tensor by
+    design, read without a synchronisation on a GPU too)."""
+    import sys
+
+    count = [0]
+    for name in _READS:
+        orig = getattr(torch.Tensor, name)
+
+        def counted(self, *a, _orig=orig, **k):
+            if "mufno_lite" in sys._getframe(1).f_code.co_filename:
+                count[0] += 1
+            return _orig(self, *a, **k)
+
+        monkeypatch.setattr(torch.Tensor, name, counted)
+    return count
+
+
+CFG8 = FNOConfig(d=1, K=4, width=8, n_layers=2, projection_width=16)
+
+
+@pytest.mark.parametrize("trainer", ["population", "single"])
+def test_training_reads_the_device_only_every_n_steps(reads, trainer):
+    """With read_every=5 over 12 steps, host reads happen at steps 5, 10 and 12 only (the
+    per-step ``.tolist()`` / ``float(loss)`` before this failed it at every step)."""
+    train = TrainConfig(steps=12, batch_size=8, normalize_x=False)
+    at = []
+    tick = lambda s, t: at.append((s, reads[0]))  # noqa: E731
+    if trainer == "population":
+        train_population(CFG8, "sp", _heat(), [Member(lr=1e-3, seed=0), Member(lr=1e-2, seed=1)], train,
+                         progress=tick, read_every=5)
+    else:
+        train_model(FNO(CFG8, seed=0), _heat(), train, progress=tick, read_every=5)
+    rises = [s for (s, c), (_, c0) in zip(at[1:], at[:-1]) if c > c0]
+    assert rises == [5, 10, 12], at
+
+
+@pytest.mark.parametrize("read_every", [1, 3, 50])
+def test_results_do_not_depend_on_read_every(read_every):
+    """A member that diverges mid-window is frozen at its step on the device: results, curves and
+    the returned parameters equal those read every step."""
+    train = TrainConfig(steps=14, batch_size=8, normalize_x=False, schedule="constant", max_loss=1e3)
+    members = [Member(lr=1e-3, seed=0), Member(lr=1e4, seed=5), Member(lr=1e-2, seed=1)]
+    ref, pref = train_population(CFG8, "sp", _heat(), members, train, read_every=1, return_model=True)
+    got, pgot = train_population(CFG8, "sp", _heat(), members, train, read_every=read_every, return_model=True)
+    assert ref[1].status == "diverged"
+    for a, b in zip(ref, got):
+        assert (a.status, a.diverged_at_step, a.train_curve) == (b.status, b.diverged_at_step, b.train_curve)
+        assert a.final_train_loss == b.final_train_loss or (a.final_train_loss != a.final_train_loss)
+    assert all(torch.equal(x, y) for x, y in zip(pref.parameters(), pgot.parameters()))
+    hot = TrainConfig(steps=14, batch_size=8, normalize_x=False, schedule="constant", max_loss=1e3, lr=1e4)
+    m_ref, m_got = FNO(CFG8, seed=5), FNO(CFG8, seed=5)
+    s_ref = train_model(m_ref, _heat(), hot, read_every=1)
+    s_got = train_model(m_got, _heat(), hot, read_every=read_every)
+    assert s_ref.status == "diverged" and 1 < s_ref.diverged_at_step < 14
+    assert all(torch.equal(x, y) for x, y in zip(m_ref.parameters(), m_got.parameters()))
+    assert (s_ref.status, s_ref.diverged_at_step, s_ref.train_curve) == \
+        (s_got.status, s_got.diverged_at_step, s_got.train_curve)

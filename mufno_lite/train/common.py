@@ -13,6 +13,12 @@ from ..progress import progress_enabled
 from .config import RunResult, TrainConfig
 
 
+#: Steps between the trainers' reads of the training losses from the device (issue 20, item 8):
+#: in between nothing is read back, so a GPU is never idle waiting for the host; results do not
+#: depend on it (a divergence is detected and frozen on the device, the host learns of it later).
+LOSS_READ_EVERY = 50
+
+
 def relative_l2(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Per-sample relative L2 error ‖pred − target‖₂ / ‖target‖₂.
 
