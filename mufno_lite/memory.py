@@ -79,6 +79,7 @@ __all__ = [
     "estimate_run_memory",
     "spatial_shape_of",
     "eval_batch_size",
+    "eval_batch_for_budget",
     "ALLOCATOR_OVERHEAD",
     "MemoryBudgetError",
     "members_per_chunk",
@@ -266,6 +267,44 @@ def estimate_config_memory(cfg: FNOConfig, spatial, batch: int, members: int, *,
              "eval_batch": eb}
     return MemoryEstimate(members=G, state=state, activations=int(act), workspace=int(ws), phases=phases,
                           data=int(data), peak_phase=peak, total=total, shape=shape)
+
+
+def eval_batch_for_budget(cfg: FNOConfig, spatial, members: int, n: int, budget_bytes: float, *,
+                          dtype="float32", n_train: int = 0, n_test: int = 0, normalize_x: bool = True,
+                          data_on_device: bool = True) -> int:
+    """Samples per evaluation pass on a device with a memory budget (issue 20, item 11): the
+    largest ``eb ≤ n`` whose evaluation pass (``phases['eval']`` of :func:`estimate_config_memory`)
+    fits ``budget_bytes`` beside what stays allocated during it (the chunk's state and the data
+    set), at least 1.  On a CPU the trainers keep :func:`eval_batch_size`'s cache-sized rule.
+
+    >>> cfg = FNOConfig(d=3, K=8, width=32, n_layers=4)
+    >>> eval_batch_size(4, 32, (64, 64, 20), 200)  # the CPU rule: one sample per pass
+    1
+    >>> eval_batch_for_budget(cfg, (64, 64, 20), 4, 200, 40e9)  # 40 GB: 103 samples per pass
+    103
+    """
+    n = max(int(n), 1)
+
+    def est(eb: int) -> MemoryEstimate:
+        return estimate_config_memory(cfg, spatial, 1, members, dtype=dtype, n_train=n_train, n_test=n_test,
+                                      normalize_x=normalize_x, eval_batch=eb, data_on_device=data_on_device)
+
+    base = est(1)
+    fixed = sum(base.state.values()) + base.data
+
+    def fits(eb: int) -> bool:
+        return ALLOCATOR_OVERHEAD * (fixed + est(eb).phases["eval"]) <= budget_bytes
+
+    if fits(n):
+        return n
+    lo, hi = 1, n  # the answer is in [lo, hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if fits(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo
 
 
 # --------------------------------------------------------------------------------------------

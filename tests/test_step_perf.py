@@ -280,3 +280,54 @@ def test_results_do_not_depend_on_read_every(read_every):
     assert all(torch.equal(x, y) for x, y in zip(m_ref.parameters(), m_got.parameters()))
     assert (s_ref.status, s_ref.diverged_at_step, s_ref.train_curve) == \
         (s_got.status, s_got.diverged_at_step, s_got.train_curve)
+
+
+# --------------------------------------------------------------------------------------------
+# item 11: evaluation passes sized by the memory model on a device with a budget
+# --------------------------------------------------------------------------------------------
+
+from mufno_lite.memory import estimate_config_memory, eval_batch_for_budget, eval_batch_size  # noqa: E402
+
+
+def test_eval_batch_for_budget_is_the_largest_that_fits():
+    """FNO-3D at a gpu-preset size: the CPU rule evaluates one sample per pass; a 40 GB budget
+    takes the largest pass whose evaluation fits beside the state and the data, and one more
+    sample would not."""
+    cfg = FNOConfig(d=3, K=8, width=32, n_layers=4)
+    sp, G, n_tr, n_te = (64, 64, 20), 4, 1000, 200
+    assert eval_batch_size(G, 32, sp, n_tr) == 1
+    budget = 40e9
+    eb = eval_batch_for_budget(cfg, sp, G, n_tr, budget, n_train=n_tr, n_test=n_te)
+
+    def need(b):
+        e = estimate_config_memory(cfg, sp, 1, G, n_train=n_tr, n_test=n_te, eval_batch=b)
+        return sum(e.state.values()) + e.data + e.phases["eval"]
+
+    assert 1 < eb < n_tr and need(eb) <= budget < need(eb + 1)
+    assert eval_batch_for_budget(cfg, sp, G, n_tr, 1e15) == n_tr  # everything fits: one pass
+    assert eval_batch_for_budget(cfg, sp, G, n_tr, 1.0) == 1  # nothing fits: still one sample
+
+
+def test_trainers_take_the_eval_batch_from_the_budget(monkeypatch):
+    """With a memory budget (what CUDA gets by default; here a fake one on the CPU) the passes of
+    train_population's evaluation are the memory model's size, not the CPU rule's."""
+    import mufno_lite.train.common as common
+
+    seen = []
+    orig = common._errors_in_chunks
+    monkeypatch.setattr(common, "_errors_in_chunks", lambda m, o, x, y, chunk: seen.append(chunk) or orig(m, o, x, y, chunk))
+    cfg = FNOConfig(d=1, K=4, width=8, n_layers=1, projection_width=16)
+    data = _heat(n=26, s=4096)  # 16 train, 10 test samples
+    train = TrainConfig(steps=2, batch_size=4, normalize_x=False)
+    members = [Member(lr=1e-3, seed=0), Member(lr=1e-3, seed=1)]
+    cpu_rule = eval_batch_size(2, 8, (4096,), 16)
+    assert cpu_rule < 10
+    train_population(cfg, "sp", data, members, train)
+    assert set(seen) == {cpu_rule}
+    seen.clear()
+    train_population(cfg, "sp", data, members, train, memory_budget=8e9)
+    assert set(seen) == {16}  # the whole split in one pass
+    seen.clear()
+    train_population(cfg, "sp", data, members, train, memory_budget=8e9, member_chunk=2)
+    assert set(seen) == {eval_batch_for_budget(cfg, (4096,), 2, 16, 8e9, n_train=16, n_test=10,
+                                               data_on_device=False)}

@@ -10,12 +10,12 @@ from typing import Callable, Sequence
 import torch
 
 from ..fno import FNO, FNOConfig
-from ..memory import device_budget, estimate_config_memory, members_per_chunk
+from ..memory import estimate_config_memory, members_per_chunk
 from ..optim import PopulationAdam
 from ..parametrization import as_parametrization, clip_grad_elementwise_
 from ..validation import positive_int
 from .common import (
-    LOSS_READ_EVERY, _Data, _eval_chunk, _eval_steps, _evaluate, _make_progress, _result, batch_schedule,
+    LOSS_READ_EVERY, _Data, _device_budget, _eval_chunk, _eval_steps, _evaluate, _make_progress, _result, batch_schedule,
     convert_model_dtype, lr_factor, relative_l2,
 )
 from .config import Member, TrainConfig, TrainingInterrupted
@@ -283,8 +283,7 @@ def train_population(fno_config: FNOConfig, parametrization, dataset, members: S
     data = _Data(dataset, train, device, dtype, fno_config.d, fno_config)
     n_train = data.x_train.shape[0]
     idx = batch_schedule(n_train, train.batch_size, train.steps, train.data_seed).to(data.device)
-    budget = memory_budget if memory_budget is not None else (
-        device_budget(str(data.device)) if data.device.type == "cuda" else None)
+    budget = memory_budget if memory_budget is not None else _device_budget(data.device)
     if member_chunk is not None:
         G = min(member_chunk, M)
     elif budget is not None:
@@ -295,7 +294,10 @@ def train_population(fno_config: FNOConfig, parametrization, dataset, members: S
     sequential = budget is not None and len(ranges) > 1
     rounds = [[r] for r in ranges] if sequential else [ranges]
     keep_on = torch.device("cpu") if sequential else data.device  # where finished chunks wait for return_model
-    eval_chunk = _eval_chunk(train, G, fno_config.width, data.spatial, n_train)
+    n_test = data.x_test.shape[0]
+    eval_chunk = _eval_chunk(train, G, fno_config.width, data.spatial, max(n_train, n_test), budget=budget,
+                             cfg=fno_config, dtype=dtype, n_train=n_train, n_test=n_test,
+                             data_on_device=data.device.type != "cpu")
     eval_at = _eval_steps(train)
     total = train.steps * len(rounds)
     tick, close = _make_progress(progress, total, f"population M={M}")

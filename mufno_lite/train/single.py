@@ -11,7 +11,7 @@ from ..fno import FNO
 from ..parametrization import clip_grad_elementwise_, make_optimizer
 from ..validation import positive_int
 from .common import (
-    LOSS_READ_EVERY, _Data, _eval_chunk, _eval_steps, _evaluate, _make_progress, _real_dtype, _result, batch_schedule, lr_factor,
+    LOSS_READ_EVERY, _Data, _device_budget, _eval_chunk, _eval_steps, _evaluate, _make_progress, _real_dtype, _result, batch_schedule, lr_factor,
     relative_l2,
 )
 from .config import RunResult, TrainConfig, TrainingInterrupted
@@ -58,7 +58,10 @@ def train_model(model: FNO, dataset, train: TrainConfig, *, device="cpu", progre
             g["lr"] = base[g["name"]] * g["lr_mult"]
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(train, s))
     params = list(model.parameters())
-    chunk = _eval_chunk(train, 1, model.config.width, data.spatial, max(data.x_train.shape[0], 1))
+    n_train, n_test = data.x_train.shape[0], data.x_test.shape[0]
+    chunk = _eval_chunk(train, 1, model.config.width, data.spatial, max(n_train, n_test, 1),
+                        budget=_device_budget(data.device), cfg=model.config, dtype=dtype, n_train=n_train,
+                        n_test=n_test, data_on_device=True)
     eval_at = _eval_steps(train)
     tick, close = _make_progress(progress, train.steps, "train")
     losses: list[float] = []
