@@ -57,7 +57,7 @@ class LoopPopulationAdam:
         self._omb2 = torch.tensor([1 - v for v in self.beta2s], dtype=dt, device=dev)
 
     @torch.no_grad()
-    def step(self, factor: float = 1.0) -> None:
+    def step(self, factor: float = 1.0, active=None) -> None:  # every member live in the benchmark
         self.t += 1
         t, b1 = self.t, self.beta1
         bc1 = 1 - b1**t
@@ -72,3 +72,14 @@ class LoopPopulationAdam:
             v.mul_(self._b2.view(shp)).addcmul_(rg * self._omb2.view(shp), rg)
             denom = (v.sqrt() / bc2s).add_(self.eps)
             rp.add_((m / denom) * sneg)
+
+
+def use_permuted_contraction(model) -> None:
+    """Give every spectral layer of ``model`` the old parameter (contiguous, R[c, i, o, k]) and the
+    old forward, in place (build the optimizer afterwards: the parameters are new objects)."""
+    import types
+
+    for layer in model.layers:
+        sc = layer.spectral
+        sc.weight = torch.nn.Parameter(sc.kernel.detach().contiguous())
+        sc.forward = types.MethodType(lambda self, x: permuted_spectral_forward(self, x, self.weight), sc)

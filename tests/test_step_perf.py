@@ -331,3 +331,32 @@ def test_trainers_take_the_eval_batch_from_the_budget(monkeypatch):
     train_population(cfg, "sp", data, members, train, memory_budget=8e9, member_chunk=2)
     assert set(seen) == {eval_batch_for_budget(cfg, (4096,), 2, 16, 8e9, n_train=16, n_test=10,
                                                data_on_device=False)}
+
+
+# --------------------------------------------------------------------------------------------
+# benchmarks/bench_step.py runs on a CPU
+# --------------------------------------------------------------------------------------------
+
+
+def test_bench_step_runs_on_cpu_and_counts_less_traffic_after():
+    """The benchmark's CPU form: every variant of one PDE, fractions computed from the measured
+    peaks, and the counted bytes of a step (deterministic, unlike the times) lower today than with
+    the old contraction or the old Adam loop."""
+    import os
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
+    import bench_step
+
+    out = bench_step.main(["--pdes", "darcy", "--steps", "1", "--rounds", "1", "--warmup", "1", "--members", "2",
+                           "--matmul-n", "128", "--threads", str(torch.get_num_threads())])
+    rows = {r["variant"]: r for r in out["rows"]}
+    assert set(rows) == set(bench_step.VARIANTS)
+    peak = out["env"]["matmul_flop_s"]
+    for r in rows.values():
+        assert r["step_s"] > 0 and r["flop_fraction_of_peak"] == pytest.approx(r["flop_s"] / peak)
+        assert r["bytes_fraction_of_peak"] == pytest.approx(r["bytes_s"] / out["env"]["copy_bytes_s"])
+    assert rows["after"]["ratio_to_after"] == 1.0
+    after = rows["after"]["bytes_per_step"]
+    assert rows["old_spectral"]["bytes_per_step"] > after and rows["old_adam"]["bytes_per_step"] > after
+    assert rows["before"]["bytes_per_step"] > max(rows["old_spectral"]["bytes_per_step"], rows["old_adam"]["bytes_per_step"])
