@@ -147,7 +147,8 @@ def _sweep(parser: argparse.ArgumentParser):
     ray_opts.add_argument("--ray-num-cpus", type=int, default=None, metavar="N",
                           help="CPUs of the local Ray instance (no --ray-address only; default: all)")
     ray_opts.add_argument("--ray-num-gpus", type=float, default=None, metavar="G",
-                          help="GPUs each population asks for (default 0; > 0 trains on cuda on the workers)")
+                          help="GPUs each population asks for (default: 1 with --device cuda, else 0; "
+                               "> 0 trains on cuda on the workers; a fraction shares a GPU and its memory)")
     ray_opts.add_argument("--ray-max-retries", type=int, default=None, metavar="N",
                           help="retries of a population whose worker or node died (default 2)")
 
@@ -174,6 +175,11 @@ def _sweep(parser: argparse.ArgumentParser):
                 import torch
 
                 torch.set_num_threads(args.threads)
+            ray_gpus = None
+            if args.executor == "ray":
+                from .sweep.executors.ray import gpus_per_task
+
+                ray_gpus = gpus_per_task(args.device or cfg.device, args.ray_num_gpus)
             if args.device is not None:
                 resolve_device(args.device)
         except ValueError as e:
@@ -216,7 +222,7 @@ def _sweep(parser: argparse.ArgumentParser):
 
             try:
                 executor = RayExecutor(address=args.ray_address, num_cpus=args.ray_num_cpus,
-                                       num_gpus_per_task=0 if args.ray_num_gpus is None else args.ray_num_gpus,
+                                       num_gpus_per_task=ray_gpus,
                                        max_retries=2 if args.ray_max_retries is None else args.ray_max_retries,
                                        **({"torch_threads": args.threads} if args.threads is not None else {}))
             except (ImportError, ValueError) as e:

@@ -85,16 +85,8 @@ def load_results(store, sweep: str | None = None, **filters):
     if sweep is not None:
         where.append("r.run_id IN (SELECT run_id FROM sweep_runs WHERE sweep = ?)")
         params.append(sweep)
-    cols = ", ".join(f"r.{c}" for c in COLUMN_NAMES)
-    sql = (
-        f"SELECT {cols}, (SELECT group_concat(s.sweep, char(10)) FROM sweep_runs s WHERE s.run_id = r.run_id) "
-        f"AS sweeps FROM runs r"
-    )
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY r.pde, r.parametrization, r.K, r.lr, r.seed, r.run_id"
     with st.read() as con:
-        data = [] if con is None else con.execute(sql, params).fetchall()
+        data = [] if con is None else con.execute(_select(con, where), params).fetchall()
     df = pd.DataFrame(data, columns=COLUMN_NAMES + ["sweeps"])
     for c in JSON_COLUMNS:
         df[c] = [json.loads(v) if isinstance(v, str) else None for v in df[c]]
@@ -104,3 +96,17 @@ def load_results(store, sweep: str | None = None, **filters):
     for c in ("lr", "beta2", "init_scale", "final_train_loss", "test_rel_l2", "wall_time_s", "flops", "clip"):
         df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
     return df
+
+
+def _select(con, where: list) -> str:
+    """The query of :func:`load_results`; a column that a store written by an older version lacks
+    (added since, e.g. ``execution``) reads as NULL (a read-only connection cannot add it)."""
+    have = {r[1] for r in con.execute("PRAGMA table_info(runs)")}
+    cols = ", ".join(f"r.{c}" if c in have else f"NULL AS {c}" for c in COLUMN_NAMES)
+    sql = (
+        f"SELECT {cols}, (SELECT group_concat(s.sweep, char(10)) FROM sweep_runs s WHERE s.run_id = r.run_id) "
+        f"AS sweeps FROM runs r"
+    )
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return sql + " ORDER BY r.pde, r.parametrization, r.K, r.lr, r.seed, r.run_id"

@@ -12,7 +12,7 @@ from typing import Iterable, Mapping, Sequence
 from urllib.parse import quote
 
 from .rows import (
-    COLUMNS, COLUMN_NAMES, INDEXED, JSON_COLUMNS, STATUSES, STORE_SCHEMA_VERSION, StoreError, _finite_or_none, _json_text, _one_line, _short, check_row_values, check_sweep_name, downsample_curve, resolve_store_path, utc_now,
+    ADDED_COLUMNS, COLUMNS, COLUMN_NAMES, INDEXED, JSON_COLUMNS, STATUSES, STORE_SCHEMA_VERSION, StoreError, _finite_or_none, _json_text, _one_line, _short, check_row_values, check_sweep_name, downsample_curve, resolve_store_path, utc_now,
 )
 
 
@@ -159,6 +159,10 @@ class ResultsStore:
         _begin_immediate(con, self.timeout_s)
         try:
             con.execute(f"CREATE TABLE IF NOT EXISTS runs (\n  {cols}\n)")
+            have = {r[1] for r in con.execute("PRAGMA table_info(runs)")}
+            for n, t in COLUMNS:  # a store written before a column was added (nullable, no default)
+                if n in ADDED_COLUMNS and n not in have:
+                    con.execute(f"ALTER TABLE runs ADD COLUMN {n} {t}")
             for c in INDEXED:
                 con.execute(f"CREATE INDEX IF NOT EXISTS idx_runs_{c} ON runs({c})")
             con.execute(
