@@ -23,6 +23,7 @@ Nothing passes or fails on time; the figures are for this machine, this run.
 
     .venv/bin/python benchmarks/bench_step.py --threads 1                    # CPU, smoke sizes
     .venv/bin/python benchmarks/bench_step.py --device cuda --preset gpu     # a GPU, the gpu preset
+    .venv/bin/python benchmarks/bench_step.py --tiny                         # seconds (device_check.sh)
 """
 
 from __future__ import annotations
@@ -213,9 +214,11 @@ def main(argv=None) -> dict:
     ap.add_argument("--pdes", nargs="+", default=list(PDE_DIMS), choices=list(PDE_DIMS))
     ap.add_argument("--K", type=int, default=None, help="default: the preset's largest K")
     ap.add_argument("--members", type=int, default=None, help="models in the chunk (default 4 on a CPU, 8 on CUDA)")
-    ap.add_argument("--steps", type=int, default=5, help="timed steps per variant and round")
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=None, help="timed steps per variant and round (default 5, 3 on CUDA)")
+    ap.add_argument("--rounds", type=int, default=None, help="default 3, 2 on CUDA")
     ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--tiny", action="store_true",
+                    help="smoke sizes, 2 members, one timed step per variant (device_check.sh's short form)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     ap.add_argument("--matmul-n", type=int, default=None, help="peak matmul size (default 1024 on a CPU, 8192 on CUDA)")
@@ -226,10 +229,16 @@ def main(argv=None) -> dict:
     if cuda:
         torch.backends.cuda.matmul.allow_tf32 = False  # fp32 peak, the paper's precision
         torch.backends.cudnn.allow_tf32 = False
+    if args.tiny:
+        args.preset, args.members, args.steps, args.rounds, args.warmup = "smoke", 2, 1, 1, 1
+        args.matmul_n = args.matmul_n or 512
     args.preset = args.preset or ("gpu" if cuda else "smoke")
     args.members = args.members or (8 if cuda else 4)
+    args.steps = args.steps or (3 if cuda else 5)
+    args.rounds = args.rounds or (2 if cuda else 3)
+    copy_bytes = (32 << 20) if args.tiny else ((1 << 30) if cuda else (256 << 20))
     peaks = {"matmul_flop_s": matmul_peak(args.device, args.matmul_n or (8192 if cuda else 1024)),
-             "copy_bytes_s": copy_bandwidth(args.device, (1 << 30) if cuda else (256 << 20))}
+             "copy_bytes_s": copy_bandwidth(args.device, copy_bytes)}
     rows = [r for pde in args.pdes for r in bench_pde(pde, args, peaks)]
     env = {"device": str(args.device), "device_name": torch.cuda.get_device_name(args.device) if cuda else "cpu",
            "threads": torch.get_num_threads(), "torch": torch.__version__, "preset": args.preset, **peaks}
