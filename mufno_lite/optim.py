@@ -31,11 +31,12 @@ import torch
 
 __all__ = ["PopulationAdam", "ADAM_PASSES"]
 
-#: Full-size reads + writes of one step, per byte of (real-view) parameters, all members active,
-#: no weight decay: lerp_ (m, g → m: 3), mul_ (v → v: 2), addcmul_ (v, g → v: 3), sqrt (v → d: 2),
-#: div_ (d → d: 2), add_ (d → d: 2), addcdiv_ (p, m, d → p: 4).  L2 decay adds 3 (g + wd·p, a
-#: new tensor), AdamW's adds 2 (p · (1 − lr·wd)).
-ADAM_PASSES = 18
+#: Full-size reads + writes of one step as the trainer runs it (a device mask, every member live),
+#: per byte of (real-view) parameters, no weight decay: ``masked_fill_`` of the gradient (2),
+#: ``lerp_`` (m, g → m: 3), ``mul_`` (v → v: 2), ``addcmul_`` (v, g, g → v: 4), ``sqrt`` (v → d: 2),
+#: ``div_`` by √(1 − β₂ᵗ) (2), ``add_`` eps (2), ``div_`` by the mask (2), ``addcdiv_`` (p, m, d → p: 4):
+#: 23 (19 without a mask).  Decoupled decay adds 2 (``mul_`` of p), L2 decay 3 (g + wd·p, a new tensor).
+ADAM_PASSES = 23
 
 
 def _real(t: torch.Tensor) -> torch.Tensor:
