@@ -13,7 +13,9 @@ the preset's base sweep, its width, grid and batch; random data, nothing is solv
   traffic, caches ignored) over the median step time.
 * **Peaks, measured in the same run**: an fp32 n×n matmul (FLOP/s; TF32 off on CUDA) and a
   large tensor copy (bytes/s, read + write).
-* **Variants**, timed round-robin in the same run: ``after`` (today's code); ``old_spectral``
+* **Variants**, timed round-robin in the same run: ``after`` (today's code, PopulationAdam's
+  foreach step, CUDA's default; on a CPU the trainer runs the per-parameter loop instead, which
+  is ``old_adam`` here less its host→device copies); ``old_spectral``
   (the weight in R[c, i, o, k] order, one permuted matmul per corner: ``benchmarks/_before.py``);
   ``old_adam`` (the per-parameter Adam loop); ``per_step_read`` (the losses read back every step,
   as ``.tolist()`` did); ``before`` (all three).  ``ratio`` = the variant's step time / ``after``'s
@@ -153,7 +155,7 @@ def build(cfg: FNOConfig, spatial, batch: int, members: int, device, variant: st
     if old_adam:
         opt = LoopPopulationAdam(spectral + other, lrs, b2s)
     else:
-        opt = PopulationAdam([(spectral, par.lr_multiplier(cfg.K, cfg.d)), (other, 1.0)], lrs, b2s)
+        opt = PopulationAdam([(spectral, par.lr_multiplier(cfg.K, cfg.d)), (other, 1.0)], lrs, b2s, foreach=True)
     dev = data.device
     chunk = _Chunk(list(range(members)), model, opt, list(model.parameters()),
                    torch.ones(members, dtype=torch.bool, device=dev), torch.zeros(members, dtype=torch.int64, device=dev))

@@ -36,9 +36,10 @@ element, 4 in float32; a complex element is 2S)
   the transforms' two half-spectra and the layer's new weight gradient).  ``workspace`` is that
   peak minus the saved activations (≤ 0 when the peak is the end of the forward or the dropped
   gradients outweigh the working set).
-* **Optimizer step**: its one temporary, the denominator of a bucket of at most the largest
-  parameter's bytes (:mod:`mufno_lite.optim`), is one copy of the largest parameter tensor, live
-  while the activations are freed (L2 weight decay adds one more, not counted).
+* **Optimizer step**: off a CPU its one temporary, the denominator of a bucket of at most the
+  largest parameter's bytes (:mod:`mufno_lite.optim`'s foreach step), is one copy of the largest
+  parameter tensor; on a CPU the per-parameter loop's (``v.sqrt()/bc``, ``m/denom``, the product
+  with the step) are three; live while the activations are freed (L2 decay adds one, not counted).
 * **Evaluation** (no gradient, ``eval_batch`` samples): the widest moment of a forward that
   keeps nothing (a layer's input and transforms, or the projection's input and two P-wide
   tensors); the state is alive.
@@ -253,7 +254,9 @@ def estimate_config_memory(cfg: FNOConfig, spatial, batch: int, members: int, *,
     # outputs of the layer's sum); at the projection, its input and two P-wide tensors
     eval_bytes = max(q["unit"] + max(2 * q["half"] + q["unit"], 3 * q["unit"]),
                      G * eb * (m * N + 2 * P * N) * S)
-    phases = {"train": train, "optimizer": largest, "eval": int(eval_bytes)}
+    # the optimizer's temporaries: one largest parameter (the foreach step, off a CPU) or three (the
+    # per-parameter loop PopulationAdam runs on a CPU)
+    phases = {"train": train, "optimizer": largest if data_on_device else 3 * largest, "eval": int(eval_bytes)}
     data = 0
     if n_train:
         xin, yout = cfg.in_channels * N * S, Co * N * S

@@ -4,20 +4,25 @@
 ``torch.optim.Adam``/``AdamW`` member by member (tested against torch in ``tests/test_train.py``
 and ``tests/test_step_perf.py``).
 
-**How it runs (issue 20, item 9).**  Every parameter of shape ``(M, …)`` is split once, at
-construction, into its M member slices (views, no copy) and so are its two moments; a step runs
-torch's ``_foreach_*`` kernels over all (member, parameter) slices of a group at once, the same
-sequence of kernels as ``torch.optim.Adam(foreach=True)``: ``lerp_`` (first moment), ``mul_`` and
-``addcmul_`` (second moment), ``sqrt``, ``div_``, ``add_`` (the denominator), ``addcdiv_`` (the
-update).  Per-member values (step size, β₂, 1 − β₂, √(1 − β₂ᵗ), AdamW's decay) are lists of
-Python floats, one per slice: kernel arguments, so a step copies nothing from the host to the
-device and reads nothing back.  On CUDA a list of same-shaped slices runs as a few fused
-multi-tensor launches instead of ~10 kernels per parameter.  The only full-size temporary is the
-denominator (as in torch's foreach Adam), where the per-parameter loop made five (``rg · (1 − β₂)``,
-``√v``, ``√v / bc``, ``m / denom`` and its product with the step); to bound it, a group's
-parameters are run in buckets of at most the largest parameter's bytes (each spectral weight
-alone, the small parameters together), so the step's extra memory is one largest parameter
-(two with L2 decay, whose ``g + wd·p`` is a new tensor too), what :mod:`mufno_lite.memory` counts.
+**How it runs (issue 20, item 9).**  Two paths, one update.  ``foreach=True`` (the default on
+CUDA): every parameter of shape ``(M, …)`` is split once, at construction, into its M member
+slices (views, no copy) and so are its two moments; a step runs torch's ``_foreach_*`` kernels
+over all (member, parameter) slices of a bucket at once, the same sequence of kernels as
+``torch.optim.Adam(foreach=True)`` (bit for bit, member by member): ``lerp_`` (first moment),
+``mul_`` and ``addcmul_`` (second moment), ``sqrt``, ``div_``, ``add_`` (the denominator),
+``addcdiv_`` (the update).  Per-member values (step size, β₂, 1 − β₂, √(1 − β₂ᵗ), AdamW's decay)
+are lists of Python floats, one per slice: kernel arguments, so a step copies nothing from the
+host to the device and reads nothing back.  On CUDA a list of slices runs as a few multi-tensor
+launches instead of ~10 kernels per parameter.  The only full-size temporary is the denominator
+(as in torch's foreach Adam), where the loop makes five (``rg · (1 − β₂)``, ``√v``, ``√v / bc``,
+``m / denom`` and its product with the step); to bound it, a group's parameters run in buckets of
+at most the largest parameter's bytes (each spectral weight alone, the small ones together), so
+the step's extra memory is one largest parameter (two with L2 decay), what :mod:`mufno_lite.memory`
+counts.  ``foreach=False`` (the default on a CPU): the per-parameter loop with ``(M, 1, …)``
+factors, op for op the step recorded results were computed with; on a CPU torch's foreach kernels
+are a loop over the slices (M times the ops), measured 1.7× slower than the loop for 12 members of
+an FNO-1D of width 32 (``benchmarks/bench_step.py``'s ``old_adam`` variant shows the same).  The
+two paths differ by float rounding only (≤ 2e-7 after 20 steps, ``tests/test_step_perf.py``).
 
 :data:`ADAM_PASSES` is the memory traffic of one step in units of the (real-view) parameter
 bytes, what :mod:`mufno_lite.plan` can count.
@@ -31,7 +36,7 @@ import torch
 
 __all__ = ["PopulationAdam", "ADAM_PASSES"]
 
-#: Full-size reads + writes of one step as the trainer runs it (a device mask, every member live),
+#: Full-size reads + writes of one foreach step as the trainer runs it on CUDA (a device mask, every member live),
 #: per byte of (real-view) parameters, no weight decay: ``masked_fill_`` of the gradient (2),
 #: ``lerp_`` (m, g → m: 3), ``mul_`` (v → v: 2), ``addcmul_`` (v, g, g → v: 4), ``sqrt`` (v → d: 2),
 #: ``div_`` by √(1 − β₂ᵗ) (2), ``add_`` eps (2), ``div_`` by the mask (2), ``addcdiv_`` (p, m, d → p: 4):
@@ -62,7 +67,8 @@ class PopulationAdam:
     """
 
     def __init__(self, groups, lrs: Sequence[float], beta2s: Sequence[float], *, beta1: float = 0.9,
-                 eps: float = 1e-8, weight_decay: float = 0.0, decoupled: bool = False):
+                 eps: float = 1e-8, weight_decay: float = 0.0, decoupled: bool = False,
+                 foreach: bool | None = None):
         self.M = len(lrs)
         if len(beta2s) != self.M:
             raise ValueError("lrs and beta2s must have one entry per member")
@@ -101,6 +107,13 @@ class PopulationAdam:
                 buckets[-1].append(j)
                 size += nbytes
             self._buckets.append(buckets)
+        ref = self.groups[0][0][0][1] if self.groups and self.groups[0][0] else None
+        self._dtype = ref.dtype if ref is not None else torch.float32
+        self._device = ref.device if ref is not None else torch.device("cpu")
+        self.foreach = (self._device.type != "cpu") if foreach is None else bool(foreach)
+        self._b2 = torch.tensor(self.beta2s, dtype=self._dtype, device=self._device)
+        # (1 - beta2) computed in double precision and then cast, as torch does with its scalar
+        self._omb2 = torch.tensor([1 - v for v in self.beta2s], dtype=self._dtype, device=self._device)
 
     def _member_lists(self, g: int, bucket: list[int], members: list[int]):
         """(params, grads, m, v, member of each) over the slices of ``bucket`` of group ``g`` that have a gradient."""
@@ -137,6 +150,8 @@ class PopulationAdam:
             members = list(range(self.M)) if active is None else [i for i, a in enumerate(active) if a]
         if not members:
             return
+        if not self.foreach:
+            return self._step_loop(factor, live, members)
         if live is not None:
             dead = ~live
             for entries, _ in self.groups:
@@ -179,3 +194,47 @@ class PopulationAdam:
             for k, i in enumerate(members):
                 torch._foreach_div_(denom[k * n:(k + 1) * n], livef[i])
         torch._foreach_addcdiv_(ps, ms, denom, [-(x / bc1) for x in lr])
+
+    def _step_loop(self, factor: float, live: torch.Tensor | None, members: list[int]) -> None:
+        """The per-parameter loop (``foreach=False``, the default on a CPU): the same update with
+        per-member ``(M, 1, …)`` factors, op for op the step before issue 20 (results on a CPU are
+        those recorded before it, bit for bit).  Frozen members get step 0 and decay factor 1."""
+        t, b1 = self.t, self.beta1
+        bc1 = 1 - b1**t
+        bc2_sqrt = [(1 - b2**t) ** 0.5 for b2 in self.beta2s]
+        on = set(members)
+        f64 = dict(dtype=torch.float64, device=self._device)
+        for (entries, mult), base in zip(self.groups, self.group_lrs):
+            lr = torch.tensor([base[i] * mult * factor if i in on else 0.0 for i in range(self.M)], **f64)
+            if live is not None:
+                lr = torch.where(live, lr, 0.0)
+            cache = {}
+            for p, rp, m, v in entries:
+                g = p.grad
+                if g is None:
+                    continue
+                rg = _real(g)
+                nd = rp.dim()
+                if nd not in cache:
+                    shp = (self.M,) + (1,) * (nd - 1)
+                    frozen = (~live if live is not None else
+                              torch.tensor([i not in on for i in range(self.M)], device=self._device))
+                    cache[nd] = (
+                        (-(lr / bc1)).to(self._dtype).view(shp),
+                        torch.tensor(bc2_sqrt, dtype=self._dtype, device=self._device).view(shp),
+                        self._b2.view(shp), self._omb2.view(shp),
+                        None if live is None and len(on) == self.M else frozen.view(shp),
+                        (1 - lr * self.wd).to(self._dtype).view(shp) if (self.decoupled and self.wd) else None,
+                    )
+                sneg, bc2s, b2, omb2, dead, decay = cache[nd]
+                if dead is not None:
+                    rg = rg.masked_fill(dead, 0.0)
+                if self.wd != 0:
+                    if self.decoupled:
+                        rp.mul_(decay)
+                    else:
+                        rg = rg.add(rp, alpha=self.wd)
+                m.lerp_(rg, 1 - b1)
+                v.mul_(b2).addcmul_(rg * omb2, rg)
+                denom = (v.sqrt() / bc2s).add_(self.eps)
+                rp.add_((m / denom) * sneg)
