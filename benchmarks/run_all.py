@@ -18,6 +18,7 @@ RUNS = [
     ([sys.executable, "bench_pool.py"], "process pool vs in-process sweep"),
     ([str(PEER) if PEER.exists() else sys.executable, "bench_peer.py", "--threads", "1"], "mufno_lite vs neuraloperator"),
     ([sys.executable, "bench_ray.py", "--threads", "1", "--workers", "2"], "Ray executor overhead"),
+    ([sys.executable, "bench_step.py", "--threads", "1"], "one population step: FLOP/s and bytes/s of peak, before/after"),
 ]
 
 

@@ -41,12 +41,12 @@ STATISTICS = ("act_rms", "act_delta_rms", "R_opnorm", "dR_opnorm", "dR_entry")
 def kernel_opnorm(weight: torch.Tensor) -> float:
     """max over kept modes of the spectral norm of the m×m block of a spectral weight.
 
-    ``weight`` has the layout of :class:`mufno_lite.fno.SpectralConv` (corners, in, out, K, …, K),
-    without a member axis.
+    ``weight`` has the stored layout of :class:`mufno_lite.fno.SpectralConv` (corners, K, …, K,
+    in, out), without a member axis: every trailing (in, out) matrix is one mode's block.
     """
     w = weight.detach()
-    corners, cin, cout = w.shape[:3]
-    blocks = w.reshape(corners, cin, cout, -1).permute(0, 3, 1, 2).reshape(-1, cin, cout)
+    cin, cout = w.shape[-2:]
+    blocks = w.reshape(-1, cin, cout)
     return float(torch.linalg.matrix_norm(blocks.to(torch.complex128), ord=2).max())
 
 

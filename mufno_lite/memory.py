@@ -22,10 +22,11 @@ element, 4 in float32; a complex element is 2S)
   C the lifting input channels (``in_channels`` + d grid coordinates): the lifting input (C·N;
   ``bmm`` copies it when the member axis is an ``expand``); per Fourier layer its input (kept by
   the pointwise ``bmm``) and its pre-activation (kept by GELU), 2·m·Nₚ; per layer and corner
-  (2^(d−1) of them) the input block of the per-mode product, K^d·m complex, and, only when the
-  chunk has G > 1 members (with one, ``reshape`` is a view of the parameter), the permuted weight
-  copy K^d·m² complex per member and the pointwise weight broadcast over the batch; the
-  projection input (m·N), pre-activation and activation (2·P·N); the output and loss terms.
+  (2^(d−1) of them) the input block of the per-mode product, K^d·m complex (gathered into one
+  ``bmm`` operand; the weight itself is read as a view, never copied: it is stored in the
+  product's layout), and, only when the chunk has G > 1 members, the pointwise weight broadcast
+  over the batch; the projection input (m·N), pre-activation and activation (2·P·N); the output
+  and loss terms.
 * **The training step's peak** is the largest of four moments, each measured op by op on a CPU
   (a storage-tracking dispatch mode) before it was written down: the last Fourier layer's
   forward (its ``rfftn`` output and zeroed spectrum, ≈ m·Nₚ each, and its output; or the three
@@ -35,8 +36,10 @@ element, 4 in float32; a complex element is 2S)
   the transforms' two half-spectra and the layer's new weight gradient).  ``workspace`` is that
   peak minus the saved activations (≤ 0 when the peak is the end of the forward or the dropped
   gradients outweigh the working set).
-* **Optimizer step**: its temporaries (``v.sqrt()/bc``, ``m/denom``, the product with the step)
-  are three copies of the largest parameter tensor, live while the activations are freed.
+* **Optimizer step**: off a CPU its one temporary, the denominator of a bucket of at most the
+  largest parameter's bytes (:mod:`mufno_lite.optim`'s foreach step), is one copy of the largest
+  parameter tensor; on a CPU the per-parameter loop's (``v.sqrt()/bc``, ``m/denom``, the product
+  with the step) are three; live while the activations are freed (L2 decay adds one, not counted).
 * **Evaluation** (no gradient, ``eval_batch`` samples): the widest moment of a forward that
   keeps nothing (a layer's input and transforms, or the projection's input and two P-wide
   tensors); the state is alive.
@@ -78,6 +81,7 @@ __all__ = [
     "estimate_run_memory",
     "spatial_shape_of",
     "eval_batch_size",
+    "eval_batch_for_budget",
     "ALLOCATOR_OVERHEAD",
     "MemoryBudgetError",
     "members_per_chunk",
@@ -214,12 +218,11 @@ def estimate_config_memory(cfg: FNOConfig, spatial, batch: int, members: int, *,
     def parts(b: int) -> dict:
         unit = G * b * m * Np * S  # one Fourier-layer activation of the chunk
         lift = G * b * Cc * N * S  # lifting input, copied by bmm (its member axis is an expand)
-        # per-mode bmm operands: the input block (always a copy) and, for G > 1 only, the permuted
-        # spectral weight and the pointwise weight broadcast over the batch (with one member
-        # ``reshape`` is a view of the parameter, nothing new is kept)
+        # per-mode bmm operand: the input blocks (a copy; the spectral weight is a view) and, for
+        # G > 1 only, the pointwise weight broadcast over the batch
         corner = L * corners * G * nk * m * b * 2 * S
         if G > 1:
-            corner += L * corners * G * nk * m * m * 2 * S + L * G * b * m * m * S
+            corner += L * G * b * m * m * S
         proj = G * (b * m * N + 2 * b * P * N + b * m * P + b * P * Co + 3 * b * Co * N) * S
         layers = lift + corner + 2 * L * unit  # every Fourier layer's input and pre-activation
         hs = b * m * half
@@ -251,7 +254,9 @@ def estimate_config_memory(cfg: FNOConfig, spatial, batch: int, members: int, *,
     # outputs of the layer's sum); at the projection, its input and two P-wide tensors
     eval_bytes = max(q["unit"] + max(2 * q["half"] + q["unit"], 3 * q["unit"]),
                      G * eb * (m * N + 2 * P * N) * S)
-    phases = {"train": train, "optimizer": 3 * largest, "eval": int(eval_bytes)}
+    # the optimizer's temporaries: one largest parameter (the foreach step, off a CPU) or three (the
+    # per-parameter loop PopulationAdam runs on a CPU)
+    phases = {"train": train, "optimizer": largest if data_on_device else 3 * largest, "eval": int(eval_bytes)}
     data = 0
     if n_train:
         xin, yout = cfg.in_channels * N * S, Co * N * S
@@ -266,6 +271,44 @@ def estimate_config_memory(cfg: FNOConfig, spatial, batch: int, members: int, *,
              "eval_batch": eb}
     return MemoryEstimate(members=G, state=state, activations=int(act), workspace=int(ws), phases=phases,
                           data=int(data), peak_phase=peak, total=total, shape=shape)
+
+
+def eval_batch_for_budget(cfg: FNOConfig, spatial, members: int, n: int, budget_bytes: float, *,
+                          dtype="float32", n_train: int = 0, n_test: int = 0, normalize_x: bool = True,
+                          data_on_device: bool = True) -> int:
+    """Samples per evaluation pass on a device with a memory budget (issue 20, item 11): the
+    largest ``eb ≤ n`` whose evaluation pass (``phases['eval']`` of :func:`estimate_config_memory`)
+    fits ``budget_bytes`` beside what stays allocated during it (the chunk's state and the data
+    set), at least 1.  On a CPU the trainers keep :func:`eval_batch_size`'s cache-sized rule.
+
+    >>> cfg = FNOConfig(d=3, K=8, width=32, n_layers=4)
+    >>> eval_batch_size(4, 32, (64, 64, 20), 200)  # the CPU rule: one sample per pass
+    1
+    >>> eval_batch_for_budget(cfg, (64, 64, 20), 4, 200, 40e9)  # 40 GB: 103 samples per pass
+    103
+    """
+    n = max(int(n), 1)
+
+    def est(eb: int) -> MemoryEstimate:
+        return estimate_config_memory(cfg, spatial, 1, members, dtype=dtype, n_train=n_train, n_test=n_test,
+                                      normalize_x=normalize_x, eval_batch=eb, data_on_device=data_on_device)
+
+    base = est(1)
+    fixed = sum(base.state.values()) + base.data
+
+    def fits(eb: int) -> bool:
+        return ALLOCATOR_OVERHEAD * (fixed + est(eb).phases["eval"]) <= budget_bytes
+
+    if fits(n):
+        return n
+    lo, hi = 1, n  # the answer is in [lo, hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if fits(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo
 
 
 # --------------------------------------------------------------------------------------------

@@ -51,6 +51,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
 from .memory import MemoryBudgetError, device_budget, members_per_chunk  # noqa: F401  (the trainer's rule, re-exported)
+from .optim import ADAM_PASSES
 
 __all__ = [
     "ReferenceDevice",
@@ -70,12 +71,12 @@ __all__ = [
 ]
 
 
-#: Passes over one member's parameter bytes per optimizer step, counted in ``optim.PopulationAdam``'s
-#: per-parameter loop (decoupled weight decay 2, ``lerp_`` 3, ``rg * (1-β₂)`` 2, ``mul_`` 2,
-#: ``addcmul_`` 4, ``sqrt`` 2, ``/ bc₂`` 2, ``+ eps`` 2, ``m / denom`` 3, ``* step`` 2, ``add_`` 3)
-#: plus the elementwise clip (read and write the gradient, 2): 29.  A fused or foreach Adam that
-#: reads p, g, m, v and writes p, m, v once is 7 (issue 20, item 9: lower this when it lands).
-OPTIMIZER_PASSES = 29
+#: Passes over one member's parameter bytes per optimizer step: ``optim.PopulationAdam``'s foreach
+#: step as the trainer runs it (:data:`mufno_lite.optim.ADAM_PASSES`, 23), decoupled weight decay
+#: (2) and the elementwise clip (read and write the gradient, 2): 27 (the per-parameter loop before
+#: issue 20's item 9 was 29; the gain of the foreach kernels on a GPU is mostly fewer launches and
+#: no per-step host→device copies, which this traffic model does not count).
+OPTIMIZER_PASSES = ADAM_PASSES + 2 + 2
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ def test_kernel_opnorm_closed_forms():
         # one block with known singular values 5, 2, 1, 0.5 (a unitary-rotated diagonal)
         q, _ = torch.linalg.qr(torch.randn(4, 4, dtype=torch.cfloat))
         block = q @ torch.diag(torch.tensor([5.0, 2.0, 1.0, 0.5], dtype=torch.cfloat)) @ q.conj().T
-        layer.weight[1, :, :, 2, 0] = block
-        layer.weight[0, :, :, 0, 1] = 3.0 * torch.eye(4, dtype=torch.cfloat)
+        layer.kernel[1, :, :, 2, 0] = block
+        layer.kernel[0, :, :, 0, 1] = 3.0 * torch.eye(4, dtype=torch.cfloat)
     assert kernel_opnorm(layer.weight) == pytest.approx(5.0, rel=1e-5)
     with torch.no_grad():
         layer.weight.mul_(1j)

@@ -99,7 +99,7 @@ def explicit_kernel(layer, shape):
     where E holds R on the kept half-spectrum, doubled on last-axis bins 0 < j < n/2.
     """
     d = len(shape)
-    W = layer.weight.detach().to(torch.complex128).numpy()  # (corners, i, o, K, ..., K)
+    W = layer.kernel.detach().to(torch.complex128).numpy()  # R[c, i, o, k1, ..., kd]
     K = layer.K
     C_in, C_out = W.shape[1], W.shape[2]
     E = np.zeros((C_in, C_out, *shape), dtype=np.complex128)

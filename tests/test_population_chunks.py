@@ -96,8 +96,9 @@ def test_chunk_sequential_matches_the_default_cpu_chunks_and_progress_counts_eve
     data = _heat_dataset()
     default = train_population(CFG, "sp", data, MEMBERS, TRAIN)  # today's CPU rule (one chunk here)
     ticks = []
+    # read_every=1: the host learns of a divergence at its step (by default, at the next read)
     seq = train_population(CFG, "sp", data, MEMBERS, TRAIN, memory_budget=_budget_for(2, data),
-                           progress=lambda s, t: ticks.append((s, t)))
+                           progress=lambda s, t: ticks.append((s, t)), read_every=1)
     for a, b in zip(seq, default):
         assert a.status == b.status
         if a.status == "done":

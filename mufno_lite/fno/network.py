@@ -301,7 +301,9 @@ class FNO(nn.Module):
                         K=module.K, d=module.d, fan_in=module.in_channels, init_scale=float(scales[i])
                     )
                     gs = None if seeds[i] is None else torch.Generator().manual_seed(spectral_seed(int(seeds[i]), layer))
-                    _fill(module.weight, i, M, lambda shape: _complex_normal(shape, std, gs))
+                    # drawn in R[c, i, o, k] order (module.kernel, a view of the stored weight): the
+                    # same draws as before the storage became (corners, K…K, in, out)
+                    _fill(module.kernel, i, M, lambda shape: _complex_normal(shape, std, gs))
                     layer += 1
 
     # ---- forward ----------------------------------------------------------------------------

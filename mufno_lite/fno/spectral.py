@@ -113,10 +113,20 @@ def _with_member_axis(module, x: torch.Tensor):
 class SpectralConv(nn.Module):
     """Kernel integral K v = F⁻¹[R · T_K(F v)] on a d-dimensional periodic grid.
 
-    The weight is one complex tensor of shape ``([M,] 2^(d-1), in_channels, out_channels, K, …, K)``;
-    corner block c ∈ {0, …, 2^(d−1)−1} selects, bit by bit for the non-last axes, the ``[:K]``
-    (bit 0) or ``[-K:]`` (bit 1) index block.  Output modes that are not kept are zero.
+    R is one complex weight per corner block, kept mode, input and output channel.  Corner block
+    c ∈ {0, …, 2^(d−1)−1} selects, bit by bit for the non-last axes, the ``[:K]`` (bit 0) or
+    ``[-K:]`` (bit 1) index block.  Output modes that are not kept are zero.
+
+    **Storage.**  ``weight`` is stored in the layout the per-mode product reads,
+    ``([M,] 2^(d-1), K, …, K, in_channels, out_channels)``: viewed as
+    ``(M · 2^(d-1) · K^d, in, out)`` it is the right operand of one batched matmul, so neither the
+    forward nor the backward copies it (its gradient arrives in the same layout).  :attr:`kernel`
+    is the same tensor viewed as ``([M,] 2^(d-1), in, out, K, …, K)`` (R[c, i, o, k], the layout
+    of versions before 2; a view, writes go through).  A ``state_dict`` saved before (version 1,
+    the old layout) is converted on load.
     """
+
+    _version = 2  # 2: weight stored as (corners, K…K, in, out); 1 (or none): (corners, in, out, K…K)
 
     def __init__(self, in_channels: int, out_channels: int, K: int, d: int, members: int | None = None):
         super().__init__()
@@ -124,11 +134,25 @@ class SpectralConv(nn.Module):
             raise ValueError(f"d must be 1, 2 or 3; got d={d!r}")
         self.in_channels, self.out_channels, self.d, self.members = in_channels, out_channels, d, members
         self.K = check_K(K)
-        shape = _member_shape(members, 2 ** (d - 1), in_channels, out_channels, *([self.K] * d))
+        shape = _member_shape(members, 2 ** (d - 1), *([self.K] * d), in_channels, out_channels)
         self.weight = nn.Parameter(torch.zeros(shape, dtype=torch.cfloat))
 
     def extra_repr(self) -> str:
         return f"in={self.in_channels}, out={self.out_channels}, K={self.K}, d={self.d}, members={self.members}"
+
+    @property
+    def kernel(self) -> torch.Tensor:
+        """The weight as R[[m,] c, i, o, k₁, …, k_d]: a permuted view of :attr:`weight` (no copy)."""
+        return kernel_view(self.weight, self.d)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                              error_msgs):
+        version = local_metadata.get("version", None)
+        key = prefix + "weight"
+        if (version is None or version < 2) and key in state_dict:
+            state_dict[key] = storage_from_kernel(state_dict[key], self.d)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                                      error_msgs)
 
     def _apply(self, fn, recurse=True):
         # torch's Module.to(torch.float64) casts complex parameters to *real* ones (dropping the
@@ -172,21 +196,36 @@ class SpectralConv(nn.Module):
                 f"got {tuple(x.shape if not single else x.shape[1:])}"
             )
         _check_grid(self.K, spatial)
-        dims = tuple(range(3, 3 + self.d))
+        K, d, O = self.K, self.d, self.out_channels
+        dims = tuple(range(3, 3 + d))
         xf = torch.fft.rfftn(x, dim=dims)  # (M, B, C, n1, …, n_d//2+1)
-        out_f = xf.new_zeros((M, B, self.out_channels, *xf.shape[3:]))
-        K, d = self.K, self.d
-        nk = K**d
-        for c, sl in enumerate(self._corner_slices()):
-            idx = (slice(None), slice(None), slice(None), *sl)
-            block = xf[idx]  # (M, B, C, K, …, K)
-            # per-mode matmul: (M, K^d, B, C) @ (M, K^d, C, O) -> (M, K^d, B, O)
-            a = block.reshape(M, B, C, nk).permute(0, 3, 1, 2)
-            wc = w[:, c].reshape(M, C, self.out_channels, nk).permute(0, 3, 1, 2)
-            y = torch.matmul(a, wc).permute(0, 2, 3, 1).reshape(M, B, self.out_channels, *([K] * d))
-            out_f[idx] = y
+        corners = self._corner_slices()
+        modes_first = (0, *range(3, 3 + d), 1, 2)  # (M, B, C, K…K) -> (M, K…K, B, C)
+        # every corner's kept modes gathered once, in the weight's order: (M, corners, K…K, B, C)
+        a = torch.stack([xf[(slice(None), slice(None), slice(None), *sl)].permute(modes_first) for sl in corners], 1)
+        # per-mode matmul over (member, corner, mode): (·, B, C) @ (·, C, O); the weight is a view
+        y = torch.bmm(a.reshape(-1, B, C), w.reshape(-1, C, O)).view(M, len(corners), *([K] * d), B, O)
+        out_f = xf.new_zeros((M, B, O, *xf.shape[3:]))
+        back = (0, d + 1, d + 2, *range(1, d + 1))  # (M, K…K, B, O) -> (M, B, O, K…K)
+        for c, sl in enumerate(corners):
+            out_f[(slice(None), slice(None), slice(None), *sl)] = y[:, c].permute(back)
         out = torch.fft.irfftn(out_f, s=spatial, dim=dims)
         return out.squeeze(0) if single else out
+
+
+def kernel_view(weight: torch.Tensor, d: int) -> torch.Tensor:
+    """A stored spectral weight ``([M,] corners, K…K, in, out)`` viewed as ``([M,] corners, in, out, K…K)``."""
+    lead = weight.dim() - (d + 3)  # 1 with a member axis, else 0
+    order = (*range(lead + 1), lead + d + 1, lead + d + 2, *range(lead + 1, lead + d + 1))
+    return weight.permute(order)
+
+
+def storage_from_kernel(kernel: torch.Tensor, d: int) -> torch.Tensor:
+    """``([M,] corners, in, out, K…K)`` (R[c, i, o, k], the layout before version 2) → the stored
+    layout ``([M,] corners, K…K, in, out)``, contiguous (the inverse of :func:`kernel_view`)."""
+    lead = kernel.dim() - (d + 3)
+    order = (*range(lead + 1), *range(lead + 3, lead + 3 + d), lead + 1, lead + 2)
+    return kernel.permute(order).contiguous()
 
 
 class PointwiseLinear(nn.Module):

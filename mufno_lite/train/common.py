@@ -9,8 +9,15 @@ import torch
 
 from ..flops import training_flops
 from ..fno import FNOConfig, count_parameters
+from ..memory import device_budget, eval_batch_for_budget, eval_batch_size
 from ..progress import progress_enabled
 from .config import RunResult, TrainConfig
+
+
+#: Steps between the trainers' reads of the training losses from the device (issue 20, item 8):
+#: in between nothing is read back, so a GPU is never idle waiting for the host; results do not
+#: depend on it (a divergence is detected and frozen on the device, the host learns of it later).
+LOSS_READ_EVERY = 50
 
 
 def relative_l2(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -151,12 +158,24 @@ class _Data:
         return r.reshape(*lead, -1).pow(2).mean(-1)
 
 
-def _eval_chunk(train: TrainConfig, members: int, width: int, spatial, n: int) -> int:
+def _eval_chunk(train: TrainConfig, members: int, width: int, spatial, n: int, *, budget: float | None = None,
+                cfg: FNOConfig | None = None, dtype=torch.float32, n_train: int = 0, n_test: int = 0,
+                data_on_device: bool = True) -> int:
+    """Samples per evaluation pass: ``train.eval_batch_size`` when set; with a memory ``budget``
+    (a GPU) the largest the memory model fits in it beside the state and the data
+    (:func:`mufno_lite.memory.eval_batch_for_budget`); else (a CPU) at most 2²³ elements of the
+    widest activation per pass, a cache-sized rule (:func:`mufno_lite.memory.eval_batch_size`)."""
     if train.eval_batch_size is not None:
         return train.eval_batch_size
-    budget = 1 << 23  # elements of the widest activation per forward pass
-    per_sample = members * max(width, 128) * math.prod(spatial)
-    return max(1, min(n, budget // max(per_sample, 1)))
+    if budget is not None and cfg is not None:
+        return eval_batch_for_budget(cfg, spatial, members, n, budget, dtype=dtype, n_train=n_train, n_test=n_test,
+                                     normalize_x=train.normalize_x, data_on_device=data_on_device)
+    return eval_batch_size(members, width, spatial, n)
+
+
+def _device_budget(device) -> float | None:
+    """The memory budget of the trainers on ``device`` (None on a CPU)."""
+    return device_budget(str(device)) if torch.device(device).type == "cuda" else None
 
 
 def _errors_in_chunks(model, output, x, y, chunk: int):

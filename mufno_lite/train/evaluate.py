@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
-from .common import _decode, _encode, _errors_in_chunks, _eval_chunk, _normalizer_to, _real_dtype, check_grid_convention
+from .common import _decode, _device_budget, _encode, _errors_in_chunks, _eval_chunk, _normalizer_to, _real_dtype, check_grid_convention
 from .config import TrainConfig
 
 __all__ = ["evaluate", "subsample"]
@@ -76,7 +76,8 @@ def evaluate(model, data, *, resolution: int | None = None, split: str = "test",
         The grid an int padding was chosen for (default: ``model.train_resolution``, else the
         training split of ``normalizers``/``data``).
     batch_size : int, optional
-        Samples per forward pass (default: bounded memory, as in training).
+        Samples per forward pass (default: as in training: on a GPU the largest the memory model
+        fits in the device's budget, on a CPU a cache-sized rule).
     device : optional
         Where to compute (default: the model's device).
     """
@@ -134,7 +135,8 @@ def evaluate(model, data, *, resolution: int | None = None, split: str = "test",
     x = _encode(xn, x.to(dev, dtype))
     y = y.to(dev, dtype)
     members = model.members or 1
-    chunk = batch_size or _eval_chunk(TrainConfig(), members, model.config.width, tuple(x.shape[2:]), x.shape[0])
+    chunk = batch_size or _eval_chunk(TrainConfig(), members, model.config.width, tuple(x.shape[2:]), x.shape[0],
+                                      budget=_device_budget(dev), cfg=model.config, dtype=dtype)
     saved, was_training = model.train_resolution, model.training
     model.train_resolution = tuple(train_resolution) if train_resolution is not None else None
     model.eval()

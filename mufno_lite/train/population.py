@@ -11,13 +11,13 @@ import torch
 
 from ..device import configure_numerics, synchronize
 from ..fno import FNO, FNOConfig
-from ..memory import device_budget, estimate_config_memory, members_per_chunk
+from ..memory import estimate_config_memory, members_per_chunk
 from ..optim import PopulationAdam
 from ..parametrization import as_parametrization, clip_grad_elementwise_
 from ..validation import positive_int
 from .common import (
-    _Data, _eval_chunk, _eval_steps, _evaluate, _make_progress, _result, batch_schedule, convert_model_dtype,
-    lr_factor, relative_l2,
+    LOSS_READ_EVERY, _Data, _device_budget, _eval_chunk, _eval_steps, _evaluate, _make_progress, _result, batch_schedule,
+    convert_model_dtype, lr_factor, relative_l2,
 )
 from .config import Member, TrainConfig, TrainingInterrupted
 from .gpu import free_device_memory, is_oom, oom_event, oom_failure, oom_message, synced_progress
@@ -90,6 +90,8 @@ class _Chunk:
     model: FNO
     opt: PopulationAdam
     params: list
+    live: torch.Tensor | None = None  # (G,) bool on the device: not diverged (read by the host every few steps)
+    dead_at: torch.Tensor | None = None  # (G,) int64 on the device: the 1-based step it diverged at, 0 if live
 
 
 def _build_chunk(fno_config: FNOConfig, par, members: list[Member], ids: list[int], train: TrainConfig, dtype,
@@ -115,7 +117,9 @@ def _build_chunk(fno_config: FNOConfig, par, members: list[Member], ids: list[in
         beta1=train.betas[0], eps=train.eps, weight_decay=train.weight_decay,
         decoupled=train.optimizer == "adamw",
     )
-    return _Chunk(ids, model, opt, list(model.parameters()))
+    dev = next(model.parameters()).device
+    return _Chunk(ids, model, opt, list(model.parameters()), torch.ones(len(ids), dtype=torch.bool, device=dev),
+                  torch.zeros(len(ids), dtype=torch.int64, device=dev))
 
 
 def _build_chunks(fno_config: FNOConfig, par, members: list[Member], train: TrainConfig, G: int, dtype,
@@ -125,12 +129,15 @@ def _build_chunks(fno_config: FNOConfig, par, members: list[Member], train: Trai
 
 
 def _chunk_step(c: _Chunk, data: "_Data", train: TrainConfig, step: int, b, factor: float, alive: list[bool],
-                diverged_at: list, loss_log: torch.Tensor) -> None:
-    """One training step of one chunk on batch ``b``: losses logged, divergences frozen, live members updated."""
+                loss_dev: torch.Tensor) -> None:
+    """One training step of one chunk on batch ``b``, with nothing read back to the host: the losses
+    go to ``loss_dev`` (on the device), a member whose loss is not finite or above ``max_loss`` is
+    marked diverged on the device (``c.live``, ``c.dead_at``) and frozen from this step on (its
+    loss leaves the sum, :class:`PopulationAdam` leaves its parameters as they are).  ``alive``
+    (the host's view, as of the last :func:`_read_back`) only skips chunks with no live member."""
     ids = c.ids
-    act = [alive[i] for i in ids]
-    if not any(act):
-        loss_log[step, ids[0]: ids[-1] + 1] = float("nan")
+    if not any(alive[i] for i in ids):
+        loss_dev[step, ids[0]: ids[-1] + 1] = float("nan")
         return
     xb, yb = data.x_train[b], data.y_train[b]
     pred = data.output(c.model(xb))  # (G, B, C, *sp)
@@ -138,25 +145,31 @@ def _chunk_step(c: _Chunk, data: "_Data", train: TrainConfig, step: int, b, fact
     if data.pino:
         per = per + train.pino_weight * data.residual_sq(data.x_train_raw[b], pred)
     pv = per.detach()
-    ok = (torch.isfinite(pv) & (pv <= train.max_loss)).tolist()
-    for j, i in enumerate(ids):
-        if act[j] and not ok[j]:
-            act[j] = alive[i] = False
-            diverged_at[i] = step + 1
-    loss_log[step, ids[0]: ids[-1] + 1] = pv.to("cpu", torch.float64)
-    if not any(act):
-        return
-    if all(act):
-        total = per.sum()
-    else:
-        mask = torch.tensor(act, device=per.device)
-        total = torch.where(mask, per, torch.zeros((), dtype=per.dtype, device=per.device)).sum()
+    ok = torch.isfinite(pv) & (pv <= train.max_loss)
+    c.dead_at = torch.where(c.live & ~ok, step + 1, c.dead_at)
+    c.live = c.live & ok
+    loss_dev[step, ids[0]: ids[-1] + 1] = pv
+    total = torch.where(c.live, per, 0.0).sum()  # with every member live: per.sum(), bit for bit
     for p in c.params:
         p.grad = None
     total.backward()
     if train.clip is not None:
         clip_grad_elementwise_(c.params, train.clip)
-    c.opt.step(factor, None if all(act) else act)
+    c.opt.step(factor, c.live)
+
+
+def _read_back(chunks: list[_Chunk], loss_dev: torch.Tensor, loss_log: torch.Tensor, upto: int, done: int,
+               alive: list[bool], diverged_at: list) -> None:
+    """The one place training reads the device: the loss rows ``done..upto`` and every chunk's
+    divergence flags, in one copy to the host; updates ``loss_log``, ``alive`` and ``diverged_at``."""
+    ids = [i for c in chunks for i in c.ids]  # consecutive members: this round's columns
+    rows = loss_dev[done:upto, ids[0]: ids[-1] + 1]
+    flags = torch.cat([c.dead_at for c in chunks]).to(rows.dtype)
+    host = torch.cat([rows.reshape(-1), flags]).cpu().to(torch.float64)
+    loss_log[done:upto, ids[0]: ids[-1] + 1] = host[: rows.numel()].view_as(rows)
+    for i, v in zip(ids, host[rows.numel():].tolist()):
+        if v > 0 and alive[i]:
+            alive[i], diverged_at[i] = False, int(v)
 
 
 def _evaluate_chunks(chunks: list[_Chunk], data: "_Data", x, y, eval_chunk: int, alive: list[bool]) -> list[float]:
@@ -186,19 +199,25 @@ def _merge_chunks(chunks: list[_Chunk], fno_config: FNOConfig, par, M: int, dtyp
 
 def _run_steps(chunks: list[_Chunk], data: "_Data", train: TrainConfig, idx, eval_at, eval_chunk: int,
                alive: list[bool], diverged_at: list, loss_log: torch.Tensor, test_curves: list, tick,
-               should_stop, offset: int, total: int) -> int:
+               should_stop, offset: int, total: int, read_every: int) -> int:
     """Every step of ``chunks`` in lockstep (each step runs all of them on the same batch); returns
-    the steps run (fewer when all their members diverged).  ``offset``/``total``: where these steps
-    sit in the whole run's progress (chunk-sequential training runs this once per chunk)."""
+    the steps run (fewer when all their members diverged: noticed at the next read).  The host
+    reads the device (:func:`_read_back`) every ``read_every`` steps, before an evaluation and
+    after the last step, never in between.  ``offset``/``total``: where these steps sit in the
+    whole run's progress (chunk-sequential training runs this once per chunk)."""
     ids = [i for c in chunks for i in c.ids]
-    steps_run = 0
+    loss_dev = torch.empty(train.steps, len(alive), dtype=data.dtype, device=data.device)
+    steps_run = done = 0
     for step in range(train.steps):
         factor = lr_factor(train, step)
         for c in chunks:
-            _chunk_step(c, data, train, step, idx[step], factor, alive, diverged_at, loss_log)
+            _chunk_step(c, data, train, step, idx[step], factor, alive, loss_dev)
         steps_run = step + 1
-        if not any(alive[i] for i in ids):
-            break
+        if steps_run % read_every == 0 or steps_run in eval_at or steps_run == train.steps:
+            _read_back(chunks, loss_dev, loss_log, steps_run, done, alive, diverged_at)
+            done = steps_run
+            if not any(alive[i] for i in ids):
+                break
         if step + 1 in eval_at:
             values = _evaluate_chunks(chunks, data, data.x_test, data.y_test, eval_chunk, alive)
             for i in ids:
@@ -214,7 +233,8 @@ def train_population(fno_config: FNOConfig, parametrization, dataset, members: S
                      train: TrainConfig, *, device="cpu", progress=None,
                      should_stop: Callable[[], bool] | None = None,
                      dtype: torch.dtype = torch.float32, member_chunk: int | None = None,
-                     memory_budget: float | None = None, return_model: bool = False):
+                     memory_budget: float | None = None, return_model: bool = False,
+                     read_every: int = LOSS_READ_EVERY):
     """Train M FNOs of one architecture as batched computations, chunk by chunk.
 
     Parameters
@@ -256,6 +276,10 @@ def train_population(fno_config: FNOConfig, parametrization, dataset, members: S
         member does not fit.  A ``torch.cuda.OutOfMemoryError`` halves the chunk and trains its
         members again, down to one member (:mod:`mufno_lite.train.gpu`); each result's
         ``execution`` records the numerics (TF32, determinism), the chunking and those retries.
+    read_every : int
+        Steps between the host's reads of the losses and divergence flags, which stay on the
+        device in between (default :data:`~mufno_lite.train.common.LOSS_READ_EVERY`); results do
+        not depend on it.
     return_model : bool
         Also return the trained population as one ``FNO(members=M)`` (``(results, model)``); on
         the CPU when chunk-sequential training ran off the CPU (the whole population may not fit
@@ -266,6 +290,7 @@ def train_population(fno_config: FNOConfig, parametrization, dataset, members: S
     list of RunResult, one per member in order (and the model if ``return_model``).
     """
     members = _check_population_args(fno_config, train, members, member_chunk)
+    positive_int("read_every", read_every)
     if memory_budget is not None and not (isinstance(memory_budget, (int, float)) and memory_budget > 0):
         raise ValueError(f"memory_budget must be a positive number of bytes; got memory_budget={memory_budget!r}")
     par = as_parametrization(parametrization)
@@ -275,8 +300,7 @@ def train_population(fno_config: FNOConfig, parametrization, dataset, members: S
     numerics = configure_numerics(data.device)  # TF32 off, CUDA determinism (device.py): recorded in the rows
     n_train = data.x_train.shape[0]
     idx = batch_schedule(n_train, train.batch_size, train.steps, train.data_seed).to(data.device)
-    budget = memory_budget if memory_budget is not None else (
-        device_budget(str(data.device)) if data.device.type == "cuda" else None)
+    budget = memory_budget if memory_budget is not None else _device_budget(data.device)
     if member_chunk is not None:
         G = min(member_chunk, M)
     elif budget is not None:
@@ -287,7 +311,14 @@ def train_population(fno_config: FNOConfig, parametrization, dataset, members: S
     sequential = budget is not None and len(ranges) > 1
     rounds = [[r] for r in ranges] if sequential else [ranges]
     keep_on = torch.device("cpu") if sequential else data.device  # where finished chunks wait for return_model
-    eval_chunk = _eval_chunk(train, G, fno_config.width, data.spatial, n_train)
+    n_test = data.x_test.shape[0]
+
+    def eval_batch(g: int) -> int:  # samples per evaluation pass of a chunk of g members
+        return _eval_chunk(train, g, fno_config.width, data.spatial, max(n_train, n_test), budget=budget,
+                           cfg=fno_config, dtype=dtype, n_train=n_train, n_test=n_test,
+                           data_on_device=data.device.type != "cpu")
+
+    eval_chunk = eval_batch(G)
     eval_at = _eval_steps(train)
     total = train.steps * len(rounds)
     tick, close = _make_progress(synced_progress(progress, data.device), total, f"population M={M}")
@@ -308,7 +339,7 @@ def train_population(fno_config: FNOConfig, parametrization, dataset, members: S
                 chunks = [_build_chunk(fno_config, par, members, ids, train, dtype, data.device, data.spatial)
                           for ids in group]
                 done = _run_steps(chunks, data, train, idx, eval_at, eval_chunk, alive, diverged_at, loss_log,
-                                  test_curves, tick, should_stop, r * train.steps, total)
+                                  test_curves, tick, should_stop, r * train.steps, total, read_every)
                 ids = [i for c in chunks for i in c.ids]
                 if any(alive[i] for i in ids):
                     tr = _evaluate_chunks(chunks, data, data.x_train, data.y_train, eval_chunk, alive)
@@ -344,7 +375,7 @@ def train_population(fno_config: FNOConfig, parametrization, dataset, members: S
                 if not sequential:  # from now on one chunk at a time; finished chunks wait on the CPU
                     sequential, keep_on = True, torch.device("cpu")
                     finished = [_Chunk(c.ids, c.model.to(keep_on), None, []) for c in finished]
-                eval_chunk = _eval_chunk(train, G, fno_config.width, data.spatial, n_train)
+                eval_chunk = eval_batch(G)
                 total = train.steps * len(rounds)
                 continue
             steps_run = max(steps_run, done)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Callable
 
@@ -11,8 +10,9 @@ import torch
 from ..device import configure_numerics, synchronize
 from ..fno import FNO
 from ..parametrization import clip_grad_elementwise_, make_optimizer
+from ..validation import positive_int
 from .common import (
-    _Data, _eval_chunk, _eval_steps, _evaluate, _make_progress, _real_dtype, _result, batch_schedule, lr_factor,
+    LOSS_READ_EVERY, _Data, _device_budget, _eval_chunk, _eval_steps, _evaluate, _make_progress, _real_dtype, _result, batch_schedule, lr_factor,
     relative_l2,
 )
 from .config import RunResult, TrainConfig, TrainingInterrupted
@@ -20,7 +20,7 @@ from .gpu import synced_progress
 
 
 def train_model(model: FNO, dataset, train: TrainConfig, *, device="cpu", progress=None,
-                should_stop: Callable[[], bool] | None = None) -> RunResult:
+                should_stop: Callable[[], bool] | None = None, read_every: int = LOSS_READ_EVERY) -> RunResult:
     """Train one FNO (in place) with torch's Adam/AdamW and return its :class:`RunResult`.
 
     Parameters
@@ -36,9 +36,14 @@ def train_model(model: FNO, dataset, train: TrainConfig, *, device="cpu", progre
     progress : callable(step, total) or None
     should_stop : callable() -> bool, optional
         Checked after every step; when it returns true :class:`TrainingInterrupted` is raised.
+    read_every : int
+        Steps between the host's reads of the losses (kept on the device in between; default
+        :data:`~mufno_lite.train.common.LOSS_READ_EVERY`).  A divergence is detected on the
+        device at its step and the parameters frozen there, so results do not depend on it.
     """
     if not isinstance(train, TrainConfig):
         raise ValueError(f"train must be a TrainConfig; got {type(train).__name__}")
+    positive_int("read_every", read_every)
     if not isinstance(model, FNO) or model.members is not None:
         raise ValueError("train_model needs a single FNO (members=None); use train_population for populations")
     t0 = time.perf_counter()
@@ -56,12 +61,22 @@ def train_model(model: FNO, dataset, train: TrainConfig, *, device="cpu", progre
             g["lr"] = base[g["name"]] * g["lr_mult"]
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(train, s))
     params = list(model.parameters())
-    chunk = _eval_chunk(train, 1, model.config.width, data.spatial, max(data.x_train.shape[0], 1))
+    n_train, n_test = data.x_train.shape[0], data.x_test.shape[0]
+    chunk = _eval_chunk(train, 1, model.config.width, data.spatial, max(n_train, n_test, 1),
+                        budget=_device_budget(data.device), cfg=model.config, dtype=dtype, n_train=n_train,
+                        n_test=n_test, data_on_device=True)
     eval_at = _eval_steps(train)
     tick, close = _make_progress(synced_progress(progress, data.device), train.steps, "train")
     losses: list[float] = []
     test_curve: list[tuple[int, float]] = []
     diverged = None
+    # on the device, read by the host every `read_every` steps, before an evaluation and at the end
+    # (issue 20, item 8): the losses, whether the model is live, the step it diverged at
+    loss_dev = torch.empty(train.steps, dtype=dtype, device=data.device)
+    live = torch.ones((), dtype=torch.bool, device=data.device)
+    dead_at = torch.zeros((), dtype=torch.int64, device=data.device)
+    frozen = [torch.empty_like(p) for p in params]  # the parameters before the step, kept if it diverged
+    done = 0
     try:
         for step in range(train.steps):
             b = idx[step]
@@ -70,17 +85,29 @@ def train_model(model: FNO, dataset, train: TrainConfig, *, device="cpu", progre
             loss = relative_l2(pred, yb).mean()
             if data.pino:
                 loss = loss + train.pino_weight * data.residual_sq(data.x_train_raw[b], pred)
-            lv = float(loss.detach())
-            if not (math.isfinite(lv) and lv <= train.max_loss):
-                diverged = step + 1
-                break
-            losses.append(lv)
+            lv = loss.detach()
+            ok = torch.isfinite(lv) & (lv <= train.max_loss)
+            dead_at = torch.where(live & ~ok, step + 1, dead_at)
+            live = live & ok
+            loss_dev[step] = lv
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if train.clip is not None:
                 clip_grad_elementwise_(params, train.clip)
-            opt.step()
+            with torch.no_grad():
+                torch._foreach_copy_(frozen, params)
+                opt.step()
+                for p, f in zip(params, frozen):  # a diverged model keeps the parameters it diverged with
+                    p.copy_(torch.where(live, p, f))
             sched.step()
+            if (step + 1) % read_every == 0 or step + 1 in eval_at or step + 1 == train.steps:
+                host = torch.cat([loss_dev[done: step + 1].to(torch.float64), dead_at.view(1).to(torch.float64)]).cpu()
+                losses += host[:-1].tolist()
+                done = step + 1
+                if host[-1] > 0:
+                    diverged = int(host[-1])
+                    del losses[diverged - 1:]
+                    break
             if step + 1 in eval_at:
                 model.eval()
                 test_curve.append((step + 1, float(_evaluate(model, data, data.x_test, data.y_test, chunk))))
