@@ -318,10 +318,13 @@ def test_synchronize_and_synced_progress(monkeypatch):
     stamps = []
     cb = lambda s, t: stamps.append((len(calls), s))  # noqa: E731
     assert synced_progress(cb, "cpu") is cb and synced_progress(None, "cuda") is None
-    synced = synced_progress(cb, "cuda")
-    synced(1, 10)
-    synced(2, 10)
-    assert stamps == [(2, 1), (3, 2)]  # the device was synchronised before each callback
+    synced = synced_progress(cb, "cuda", every=3)
+    for step in range(1, 11):
+        synced(step, 10)
+    # synchronised before steps 3, 6, 9 and the last (10) only: not one sync per step
+    assert stamps == [(1, 1), (1, 2), (2, 3), (2, 4), (2, 5), (3, 6), (3, 7), (3, 8), (4, 9), (5, 10)]
+    with pytest.raises(ValueError, match="every"):
+        synced_progress(cb, "cuda", every=0)
 
 
 def test_trainers_synchronise_before_reading_the_wall_clock(monkeypatch):

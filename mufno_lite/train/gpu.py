@@ -29,6 +29,7 @@ import torch
 
 from ..device import synchronize
 from ..memory import MemoryBudgetError
+from .common import LOSS_READ_EVERY
 
 __all__ = ["is_oom", "free_device_memory", "oom_message", "oom_event", "oom_failure", "synced_progress"]
 
@@ -78,14 +79,21 @@ def oom_failure(where: str, need_bytes: float, budget: float | None, device, mes
           f"(torch: {message})")
 
 
-def synced_progress(progress, device):
-    """``progress`` itself, or, for a callable on CUDA, one that synchronises the device before each
-    call (so a timestamp taken in it includes the step's kernels)."""
+def synced_progress(progress, device, every: int | None = None):
+    """``progress`` itself, or, for a callable on CUDA, one that synchronises the device before every
+    ``every``-th call and the last (so a timestamp taken there includes the kernels of the steps before it).
+    ``every`` defaults to :data:`~mufno_lite.train.common.LOSS_READ_EVERY`, the steps between the trainers'
+    own reads of the device: a sync per step would undo what those spaced reads save. Between syncs a
+    callback sees the steps the host has queued, at most the launch queue ahead of the device."""
     if not callable(progress) or progress is True or torch.device(device).type != "cuda":
         return progress
+    every = LOSS_READ_EVERY if every is None else every
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise ValueError(f"every must be a whole number >= 1; got every={every!r}")
 
     def synced(step: int, total: int) -> None:
-        synchronize(device)
+        if step % every == 0 or step >= total:
+            synchronize(device)
         progress(step, total)
 
     return synced
