@@ -16,7 +16,7 @@ from ..parametrization import as_parametrization, clip_grad_elementwise_
 from ..validation import positive_int
 from .common import (
     _Data, _eval_chunk, _eval_steps, _evaluate, _make_progress, _result, batch_schedule, convert_model_dtype,
-    lr_factor, relative_l2,
+    lr_factor, relative_l2, resolve_grid_convention,
 )
 from .config import Member, TrainConfig, TrainingInterrupted
 
@@ -255,6 +255,7 @@ def train_population(fno_config: FNOConfig, parametrization, dataset, members: S
     par = as_parametrization(parametrization)
     M = len(members)
     t0 = time.perf_counter()
+    fno_config = resolve_grid_convention(fno_config, dataset)  # None: the models take the data's
     data = _Data(dataset, train, device, dtype, fno_config.d, fno_config)
     n_train = data.x_train.shape[0]
     idx = batch_schedule(n_train, train.batch_size, train.steps, train.data_seed).to(data.device)

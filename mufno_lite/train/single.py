@@ -12,7 +12,7 @@ from ..fno import FNO
 from ..parametrization import clip_grad_elementwise_, make_optimizer
 from .common import (
     _Data, _eval_chunk, _eval_steps, _evaluate, _make_progress, _real_dtype, _result, batch_schedule, lr_factor,
-    relative_l2,
+    relative_l2, resolve_grid_convention,
 )
 from .config import RunResult, TrainConfig, TrainingInterrupted
 
@@ -42,6 +42,7 @@ def train_model(model: FNO, dataset, train: TrainConfig, *, device="cpu", progre
     t0 = time.perf_counter()
     model.to(device)
     dtype = _real_dtype(model)
+    model.config = resolve_grid_convention(model.config, dataset)  # None: the model takes the data's
     data = _Data(dataset, train, device, dtype, model.d, model.config)
     model.train_resolution = tuple(data.spatial)  # an int padding keeps its fraction on other grids
     idx = batch_schedule(data.x_train.shape[0], train.batch_size, train.steps, train.data_seed).to(data.device)
