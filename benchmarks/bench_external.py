@@ -151,8 +151,14 @@ def main(argv=None) -> int:
     ap.add_argument("--K", type=int, default=8)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", default=None, help="also write every row to this JSON file (after each run)")
+    ap.add_argument("--report", nargs="+", default=None, metavar="JSON",
+                    help="print the table of rows saved by --json (one or more files) and train nothing")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.report:
+        rows = [r for f in args.report for r in json.loads(Path(f).read_text())["rows"]]
+        print(table(rows))
+        return 0
 
     if args.data:
         folder = Path(args.data)

@@ -65,6 +65,8 @@ def test_mufno_only_run_prints_real_parameter_counts(tmp_path, capsys):
     assert rows[0]["params_real"] == 1_057_281 and f"{1_057_281:,}" in text and "real scalars" in text
     assert all(r["grid"] == "periodic" for r in rows)  # the model took the files' convention
     assert rows[1]["params_real"] != rows[0]["params_real"]
+    assert bench_external.main(["--report", str(tmp_path / "rows.json")]) == 0  # the table again, from the rows
+    assert capsys.readouterr().out.strip() == bench_external.table(rows)
 
 
 def test_missing_files_and_a_broken_peer_are_named(tmp_path, capsys):
