@@ -184,13 +184,58 @@ def test_truncated_layer_matches_explicit_dft_projection():
         dict(d=2, K=3, width=6, n_layers=2, in_channels=2, out_channels=3, projection_width=16),
         dict(d=3, K=2, width=4, n_layers=3, grid=False),
         dict(d=2, K=4, width=8, padding=3),
+        dict(d=2, K=4, width=8, lifting_width=16, channel_mlp_width=4, last_activation=False, projection_width=16),
+        dict(d=1, K=3, width=6, channel_mlp_width=3, members=2),
     ],
 )
 def test_count_parameters_matches_numel(kw):
-    model = FNO(**kw, seed=0)
+    model = FNO(**kw, seed=0 if "members" not in kw else [0, 1])
+    kw = {k: v for k, v in kw.items() if k != "members"}
     counted = count_parameters(**kw)
-    assert counted["total"] == sum(p.numel() for p in model.parameters())
-    assert counted["spectral"] == sum(p.numel() for p in model.spectral_parameters())
+    M = model.members or 1
+    assert M * counted["total"] == sum(p.numel() for p in model.parameters())
+    assert M * counted["spectral"] == sum(p.numel() for p in model.spectral_parameters())
+    # real scalars: a complex weight is two (what another library's count means)
+    assert M * counted["real"] == sum(p.numel() * (2 if p.is_complex() else 1) for p in model.parameters())
+    assert counted["real"] == counted["total"] + counted["spectral"]
+
+
+def test_neuraloperator_block_options():
+    """lifting_width, channel_mlp_width and last_activation build neuraloperator's structure (issue 22):
+    a two-layer lifting, per block σ(Q₂σ(Q₁σ(Wv+Kv)) + g⊙v), no σ after the last block; the
+    defaults build the model as it was (same parameters, same draws, same run identity)."""
+    import torch.nn.functional as F
+
+    plain = FNO(d=2, K=3, width=8, seed=0)
+    assert [n for n, _ in plain.named_parameters()] == [
+        "lifting.weight", "lifting.bias", *[f"layers.{i}.{n}" for i in range(4)
+                                             for n in ("spectral.weight", "pointwise.weight", "pointwise.bias")],
+        "projection1.weight", "projection1.bias", "projection2.weight", "projection2.bias"]
+    assert set(plain.config.to_dict()) == {"d", "K", "width", "n_layers", "in_channels", "out_channels",
+                                           "projection_width", "grid", "padding"}
+    m = FNO(d=2, K=3, width=8, lifting_width=12, channel_mlp_width=4, last_activation=False, seed=0)
+    assert m.config.to_dict()["channel_mlp_width"] == 4 and m.config.to_dict()["last_activation"] is False
+    assert all(torch.equal(layer.gate.weight, torch.ones(8)) for layer in m.layers)  # soft gating starts at 1
+    with torch.no_grad():
+        for layer in m.layers:
+            layer.gate.weight.uniform_(0.5, 1.5)  # a trained gate: the formula must use it
+    x = torch.randn(3, 1, 8, 8)
+    with torch.no_grad():
+        g = m._grid((8, 8), x.dtype, x.device).expand(3, 2, 8, 8)
+        h = m.lifting_out(F.gelu(m.lifting(torch.cat([x, g], 1))))
+        for i, layer in enumerate(m.layers):
+            last = i == len(m.layers) - 1
+            y = layer.spectral(h) + layer.pointwise(h)
+            y = y if last else F.gelu(y)
+            y = layer.mlp2(F.gelu(layer.mlp1(y))) + layer.gate.weight[None, :, None, None] * h
+            h = y if last else F.gelu(y)
+        want = m.projection2(F.gelu(m.projection1(h)))
+        assert torch.allclose(m(x), want, atol=1e-6)
+    # the same seed draws the same spectral weights with or without the options (their own streams)
+    assert all(torch.equal(a, b) for a, b in zip(plain.spectral_parameters(), m.spectral_parameters()))
+    for bad in (dict(lifting_width=-1), dict(channel_mlp_width=1.5), dict(last_activation=1)):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            FNOConfig(**bad)
 
 
 def test_paper_parameter_counts_fno3d():
@@ -316,7 +361,7 @@ def test_fno_config_from_dict_is_the_inverse_of_to_dict():
     import json
 
     for cfg in (FNOConfig(d=2, K=5, width=8, padding=(2, 0.125)), FNOConfig(d=1, K=3, grid_convention="periodic"),
-                FNOConfig()):
+                FNOConfig(), FNOConfig(d=2, K=4, lifting_width=8, channel_mlp_width=2, last_activation=False)):
         assert FNOConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
     model = {"d": 2, "width": 8, "padding": [2, 3]}  # a sweep's model block: no K
     assert FNOConfig.from_dict(model, K=4) == FNOConfig(d=2, K=4, width=8, padding=(2, 3))

@@ -42,6 +42,53 @@ def test_readme_own_data_example_runs():
     assert ns["model"].train_resolution == (64,)
 
 
+def test_readme_neuraloperator_darcy_example_runs(tmp_path):
+    """The README's second own-data block, on small files in neuraloperator's format (keys x: bool
+    (N, s, s), y: float32; the 16² files are the 32² ones subsampled [::2]): load, train, read the
+    test-only 32² file with read_pair, evaluate zero-shot; the model took the data's grid convention."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Your own data", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    code = next(b for b in blocks if "darcy_test_32.pt" in b)
+    g = torch.Generator().manual_seed(0)
+    a = torch.rand(48, 32, 32, generator=g) > 0.5
+    u = torch.cumsum(torch.cumsum(a.float(), 1), 2) / 100.0   # any smooth-ish field of a: format, not physics
+    torch.save({"x": a[:40, ::2, ::2].contiguous(), "y": u[:40, ::2, ::2].contiguous()}, tmp_path / "darcy_train_16.pt")
+    torch.save({"x": a[40:, ::2, ::2].contiguous(), "y": u[40:, ::2, ::2].contiguous()}, tmp_path / "darcy_test_16.pt")
+    torch.save({"x": a[40:].contiguous(), "y": u[40:].contiguous()}, tmp_path / "darcy_test_32.pt")
+    code = code.replace('Path("data")', f"Path({str(tmp_path)!r})")
+    ns: dict = {}
+    exec(compile(code, "README.md", "exec"), ns)
+    err, model = ns["errors"], ns["model"]
+    assert err.shape == (8,) and torch.isfinite(err).all()
+    assert model.config.grid_convention == "periodic" and model.train_resolution == (16, 16)
+    assert ns["n_real"] == 1_057_281 == sum(p.numel() * (2 if p.is_complex() else 1) for p in model.parameters())
+    # zero-shot really ran at 32²: the same model on the 16² copy of those samples gives other errors
+    e16 = evaluate(model, (ns["x32"][:, ::2, ::2], ns["y32"][:, ::2, ::2]), normalizers=ns["ds"], train=ns["train"])
+    assert not torch.allclose(e16, err)
+
+
+def test_model_takes_the_data_grid_convention():
+    """grid_convention=None (the default): trained on own data the model takes their convention;
+    on data that state none (the built-in PDEs) it is "endpoint"; both are left out of run ids."""
+    x, y = _heat(40)
+    for grid in ("periodic", "endpoint"):
+        ds = PDEDataset.from_arrays(x[:30], y[:30], x[30:], y[30:], grid=grid)
+        model = FNO(d=1, K=4, width=8, n_layers=2, seed=0)
+        assert model.config.grid_convention is None
+        train_model(model, ds, TrainConfig(steps=2, batch_size=10))
+        assert model.config.grid_convention == grid
+    builtin = load_dataset("burgers", resolution=32, n_train=10, n_test=4, seed=0, cache_dir=False)
+    model = FNO(d=1, K=4, width=8, n_layers=2, seed=0)
+    train_model(model, builtin, TrainConfig(steps=2, batch_size=5))
+    assert model.config.grid_convention == "endpoint"
+    # evaluate alone also adopts it, and None/"endpoint" stay out of a run's identity (ids unchanged)
+    fresh = FNO(d=1, K=4, width=8, n_layers=2, seed=0)
+    evaluate(fresh, PDEDataset.from_arrays(x[:30], y[:30], x[30:], y[30:]))
+    assert fresh.config.grid_convention == "periodic"
+    assert "grid_convention" not in FNOConfig(grid_convention="endpoint").to_dict()
+
+
 # ---- from_arrays ---------------------------------------------------------------------------------
 def test_from_arrays_layouts_dtypes_and_channel_normaliser():
     rng = np.random.default_rng(0)
@@ -142,8 +189,8 @@ def test_grid_conventions_and_padding_at_any_resolution():
 def test_evaluate_is_the_trainers_evaluation_and_checks_the_grid():
     x, y = _heat(40)
     ds = PDEDataset.from_arrays(x[:30], y[:30], x[30:], y[30:])
-    with pytest.raises(ValueError, match="grid_convention='periodic'"):
-        train_model(FNO(d=1, K=4, width=8, seed=0), ds, TrainConfig(steps=2, batch_size=10))
+    with pytest.raises(ValueError, match="grid_convention='periodic'"):  # a named convention must match
+        train_model(FNO(d=1, K=4, width=8, grid_convention="endpoint", seed=0), ds, TrainConfig(steps=2, batch_size=10))
     model = FNO(d=1, K=4, width=8, n_layers=2, padding=2, grid_convention="periodic", seed=0)
     r = train_model(model, ds, TrainConfig(steps=20, batch_size=10, normalize_y=True))
     assert model.train_resolution == (32,)

@@ -33,8 +33,9 @@ def one_adam_step(model, lr=1e-2, shape=(16,)):
 
 @pytest.mark.parametrize("d,shape", [(1, (16,)), (2, (8, 8))])
 @pytest.mark.parametrize("base_K", [2, 3, 4])
-def test_mup_equals_sp_bit_for_bit_at_base_K(d, shape, base_K):
-    sp, mup = build("sp", base_K, d=d, base_K=base_K), build("mup", base_K, d=d, base_K=base_K)
+@pytest.mark.parametrize("opts", [{}, {"lifting_width": 16, "channel_mlp_width": 4, "last_activation": False}])
+def test_mup_equals_sp_bit_for_bit_at_base_K(d, shape, base_K, opts):
+    sp, mup = build("sp", base_K, d=d, base_K=base_K, **opts), build("mup", base_K, d=d, base_K=base_K, **opts)
     for (n1, p1), (n2, p2) in zip(sp.named_parameters(), mup.named_parameters()):
         assert n1 == n2 and torch.equal(p1, p2), n1
     o_sp, o_mup = one_adam_step(sp, shape=shape), one_adam_step(mup, shape=shape)

@@ -13,7 +13,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..validation import fail
-from .spectral import _check_grid, check_K, FourierLayer, PointwiseLinear, spectral_seed, SpectralConv
+from .spectral import _check_grid, check_K, FourierLayer, PointwiseLinear, SoftGating, spectral_seed, SpectralConv
 
 
 # --------------------------------------------------------------------------------------------
@@ -54,12 +54,26 @@ class FNOConfig:
         points on an n-point grid, the same fraction of the domain at every resolution (the
         own-data recommendation).  :func:`mufno_lite.train.evaluate` scales an int padding from
         the training resolution when it evaluates on another grid (:meth:`pads_at`).
-    grid_convention : {"endpoint", "periodic"}
-        Coordinates of the grid channels: ``"endpoint"`` (the default, and the built-in PDEs')
-        ``linspace(0, 1, n)``, both ends included (nodes of a grid with its boundary); or
-        ``"periodic"``, ``i / n`` for i = 0 … n−1 (a periodic grid, or data subsampled as
-        ``[::k]``; neuraloperator's convention).  Left out of a run's identity while it holds
-        its default (:data:`OPTIONAL_MODEL_FIELDS`).
+    grid_convention : {None, "endpoint", "periodic"}
+        Coordinates of the grid channels: ``"endpoint"``, ``linspace(0, 1, n)``, both ends
+        included (nodes of a grid with its boundary; the built-in PDEs'); or ``"periodic"``,
+        ``i / n`` for i = 0 … n−1 (a periodic grid, or data subsampled as ``[::k]``;
+        neuraloperator's convention).  ``None`` (the default): the trainers set the convention
+        the data state (``meta["grid_convention"]``: own data, ``"periodic"`` unless told
+        otherwise) and ``"endpoint"`` for data that state none (the built-in PDEs); an untrained
+        model uses ``"endpoint"``.  Left out of a run's identity while ``None`` or ``"endpoint"``
+        (what an absent field meant before it existed: :data:`OPTIONAL_MODEL_FIELDS`).
+    lifting_width : int
+        0 (default): the lifting P is one linear map; c > 0: a two-layer channel MLP with hidden
+        width c and GELU (neuraloperator's lifting, c = 2·width).
+    channel_mlp_width : int
+        0 (default): a Fourier layer is σ(W v + K v); c > 0: each layer adds neuraloperator's
+        channel MLP of hidden width c with a soft-gating skip (:class:`~.spectral.FourierLayer`;
+        neuraloperator's default c = width/2).
+    last_activation : bool
+        True (default): σ after every Fourier layer; False: none after the last (neuraloperator).
+    The last three change only non-spectral weights, so μP ≡ SP at K₀ holds for every choice;
+    left out of a run's identity at their defaults.
     """
 
     d: int = 1
@@ -71,7 +85,10 @@ class FNOConfig:
     projection_width: int = 128
     grid: bool = True
     padding: int | float | tuple = 0
-    grid_convention: str = "endpoint"
+    grid_convention: str | None = None
+    lifting_width: int = 0
+    channel_mlp_width: int = 0
+    last_activation: bool = True
 
     def __post_init__(self):
         if isinstance(self.d, bool) or not isinstance(self.d, int) or self.d not in (1, 2, 3):
@@ -87,9 +104,15 @@ class FNOConfig:
                 f"padding must be a non-negative int (grid points), a float in [0, 1) (a fraction of the axis) "
                 f"or a tuple of {self.d} of them; got padding={self.padding!r}"
             )
-        if self.grid_convention not in GRID_CONVENTIONS:
-            raise ValueError(f"grid_convention must be one of {GRID_CONVENTIONS}; "
+        if self.grid_convention is not None and self.grid_convention not in GRID_CONVENTIONS:
+            raise ValueError(f"grid_convention must be None (follow the data) or one of {GRID_CONVENTIONS}; "
                              f"got grid_convention={self.grid_convention!r}")
+        for name in ("lifting_width", "channel_mlp_width"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise fail(name, v, "a non-negative integer (0: off)")
+        if not isinstance(self.last_activation, bool):
+            raise fail("last_activation", self.last_activation, "True or False")
 
     @property
     def pads(self) -> tuple:
@@ -122,8 +145,8 @@ class FNOConfig:
         out = asdict(self)
         if isinstance(out["padding"], tuple):
             out["padding"] = list(out["padding"])
-        for k, default in OPTIONAL_MODEL_FIELDS.items():
-            if out.get(k) == default:
+        for k, omitted in OPTIONAL_MODEL_FIELDS.items():
+            if k in out and out[k] in omitted:
                 del out[k]
         return out
 
@@ -138,8 +161,9 @@ class FNOConfig:
 #: the grid-coordinate conventions of :attr:`FNOConfig.grid_convention`
 GRID_CONVENTIONS = ("endpoint", "periodic")
 #: FNOConfig fields left out of :meth:`FNOConfig.to_dict` (and so of a run's identity) while they
-#: hold their default
-OPTIONAL_MODEL_FIELDS = {"grid_convention": "endpoint"}
+#: hold one of these values (the default first; an absent grid_convention meant "endpoint")
+OPTIONAL_MODEL_FIELDS = {"grid_convention": (None, "endpoint"), "lifting_width": (0,), "channel_mlp_width": (0,),
+                         "last_activation": (True,)}
 
 
 def _valid_pad(p) -> bool:
@@ -150,9 +174,9 @@ def _valid_pad(p) -> bool:
     return isinstance(p, float) and 0.0 <= p < 1.0
 
 
-def grid_coordinates(n: int, convention: str = "endpoint", *, dtype=None, device=None) -> torch.Tensor:
-    """The n coordinates of one axis: ``linspace(0, 1, n)`` (``"endpoint"``) or ``i / n`` (``"periodic"``)."""
-    if convention == "endpoint":
+def grid_coordinates(n: int, convention: str | None = "endpoint", *, dtype=None, device=None) -> torch.Tensor:
+    """The n coordinates of one axis: ``linspace(0, 1, n)`` (``"endpoint"``, or None) or ``i / n`` (``"periodic"``)."""
+    if convention in ("endpoint", None):
         return torch.linspace(0, 1, n, dtype=dtype, device=device)
     if convention == "periodic":
         return torch.arange(n, dtype=dtype, device=device) / n
@@ -162,20 +186,24 @@ def grid_coordinates(n: int, convention: str = "endpoint", *, dtype=None, device
 def count_parameters(config: FNOConfig | None = None, **kwargs) -> dict[str, int]:
     """Number of parameters of an FNO, without building it.
 
-    Each complex spectral weight counts once, as ``Tensor.numel`` counts it.  Returns a dict with
-    ``spectral``, ``other`` and ``total``.
+    ``spectral``, ``other`` and ``total`` count each complex spectral weight once, as
+    ``Tensor.numel`` counts it (and as the paper's "906M" does); ``real`` counts real scalars (a
+    complex weight is two), the count to compare with another library's.
 
     >>> count_parameters(d=3, K=24, width=64, n_layers=4)["total"]  # the paper's "906M"
     905995073
+    >>> count_parameters(d=2, K=8, width=32, n_layers=4)["real"]  # bench_external's model, real scalars
+    1057281
     """
     cfg = config if config is not None else FNOConfig(**kwargs)
     m, L, d, K = cfg.width, cfg.n_layers, cfg.d, cfg.K
     spectral = L * (2 ** (d - 1)) * (K**d) * m * m
-    lifting = cfg.lifting_in * m + m
-    pointwise = L * (m * m + m)
+    lw, cw = cfg.lifting_width, cfg.channel_mlp_width
+    lifting = (cfg.lifting_in * lw + lw + lw * m + m) if lw else cfg.lifting_in * m + m
+    pointwise = L * (m * m + m + ((m * cw + cw + cw * m + m + m) if cw else 0))
     projection = m * cfg.projection_width + cfg.projection_width + cfg.projection_width * cfg.out_channels + cfg.out_channels
     other = lifting + pointwise + projection
-    return {"spectral": spectral, "other": other, "total": spectral + other}
+    return {"spectral": spectral, "other": other, "total": spectral + other, "real": 2 * spectral + other}
 
 # --------------------------------------------------------------------------------------------
 # the model
@@ -235,9 +263,13 @@ class FNO(nn.Module):
         #: that on another grid the padding keeps its fraction of the domain (:meth:`FNOConfig.pads_at`)
         self.train_resolution: tuple[int, ...] | None = None
         m = config.width
-        self.lifting = PointwiseLinear(config.lifting_in, m, members)
+        lw = config.lifting_width
+        self.lifting = PointwiseLinear(config.lifting_in, lw or m, members)
+        self.lifting_out = PointwiseLinear(lw, m, members) if lw else None  # a two-layer lifting
+        L = config.n_layers
         self.layers = nn.ModuleList(
-            FourierLayer(m, config.K, config.d, members) for _ in range(config.n_layers)
+            FourierLayer(m, config.K, config.d, members, activation=config.last_activation or i < L - 1,
+                         channel_mlp_width=config.channel_mlp_width) for i in range(L)
         )
         self.projection1 = PointwiseLinear(m, config.projection_width, members)
         self.projection2 = PointwiseLinear(config.projection_width, config.out_channels, members)
@@ -296,6 +328,8 @@ class FNO(nn.Module):
                     _fill(module.weight, i, M, lambda shape: _uniform(shape, bound, g))
                     if module.bias is not None:
                         _fill(module.bias, i, M, lambda shape: _uniform(shape, bound, g))
+                elif isinstance(module, SoftGating):
+                    _fill(module.weight, i, M, torch.ones)
                 elif isinstance(module, SpectralConv):
                     std = self.parametrization.spectral_init_std(
                         K=module.K, d=module.d, fan_in=module.in_channels, init_scale=float(scales[i])
@@ -355,6 +389,8 @@ class FNO(nn.Module):
         if pop and shared:
             x = x.unsqueeze(0).expand(self.members, *x.shape)
         h = self.lifting(x)
+        if self.lifting_out is not None:
+            h = self.lifting_out(F.gelu(h))
         if any(pads):
             pad = []
             for p in reversed(pads):

@@ -253,15 +253,45 @@ class PointwiseLinear(nn.Module):
         return y.squeeze(0) if single else y
 
 
-class FourierLayer(nn.Module):
-    """σ(W v + K v): one Fourier layer."""
+class SoftGating(nn.Module):
+    """A per-channel scale ``w ⊙ x`` (w initialised to 1): the skip around a block's channel MLP."""
 
-    def __init__(self, width: int, K: int, d: int, members: int | None, activation: bool = True):
+    def __init__(self, channels: int, members: int | None = None):
+        super().__init__()
+        self.channels, self.members = channels, members
+        self.weight = nn.Parameter(torch.ones(_member_shape(members, channels)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: (M, B, C, *spatial) or (B, C, *spatial); weight (M, C) or (C,)
+        extra = x.dim() - (3 if self.members is not None else 2)
+        w = self.weight.reshape(*self.weight.shape, *([1] * extra))
+        return (w.unsqueeze(1) if self.members is not None else w) * x
+
+
+class FourierLayer(nn.Module):
+    """σ(W v + K v): one Fourier layer.
+
+    With ``channel_mlp_width`` c > 0 the layer is neuraloperator's block: h = σ(W v + K v), then
+    σ(Q₂ σ(Q₁ h) + g ⊙ v), a two-layer channel MLP (hidden width c) with a soft-gating skip g from
+    the layer's input.  ``activation=False`` drops the σ's (the last block of neuraloperator's FNO).
+    """
+
+    def __init__(self, width: int, K: int, d: int, members: int | None, activation: bool = True,
+                 channel_mlp_width: int = 0):
         super().__init__()
         self.spectral = SpectralConv(width, width, K, d, members)
         self.pointwise = PointwiseLinear(width, width, members)
         self.activation = activation
+        if channel_mlp_width:
+            self.mlp1 = PointwiseLinear(width, channel_mlp_width, members)
+            self.mlp2 = PointwiseLinear(channel_mlp_width, width, members)
+            self.gate = SoftGating(width, members)
+        self.channel_mlp = bool(channel_mlp_width)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.spectral(x) + self.pointwise(x)
-        return F.gelu(y) if self.activation else y
+        y = F.gelu(y) if self.activation else y
+        if self.channel_mlp:
+            y = self.mlp2(F.gelu(self.mlp1(y))) + self.gate(x)
+            y = F.gelu(y) if self.activation else y
+        return y

@@ -199,7 +199,8 @@ class SweepConfig:
             raise fail("model.d", None, f"1, 2 or 3 (required for pde={pde!r}; known pdes: {list(PDE_DIMS)})")
         else:
             d = d_default
-        fno_defaults = {**OPTIONAL_MODEL_FIELDS, **FNOConfig().to_dict()}
+        fno_defaults = {**{k: v[0] for k, v in OPTIONAL_MODEL_FIELDS.items()}, "grid_convention": "endpoint",
+                        **FNOConfig().to_dict()}  # a built-in sweep keeps the endpoint channel it was recorded with
         model = {"d": d}
         for k in _MODEL_KEYS[1:]:
             v = model_raw.get(k, fno_defaults[k])

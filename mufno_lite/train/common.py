@@ -101,7 +101,7 @@ class _Data:
         dev = torch.device(device)
         self.device, self.dtype = dev, dtype
         if model_config is not None:
-            check_grid_convention(model_config, dataset)
+            check_grid_convention(model_config, dataset)  # the caller resolved a None first
         xn = _normalizer_to(getattr(dataset, "x_normalizer", None), dev, dtype) if train.normalize_x else None
         self.y_norm = _normalizer_to(getattr(dataset, "y_normalizer", None), dev, dtype) if train.normalize_y else None
         if train.normalize_x and xn is None:
@@ -198,16 +198,34 @@ def _evaluate(model, data: _Data, x, y, chunk: int) -> torch.Tensor:
     return total / x.shape[0]
 
 
+def data_grid_convention(dataset) -> str | None:
+    """The grid convention a data set states (``meta["grid_convention"]``: the own-data path), or None."""
+    meta = getattr(dataset, "meta", None)
+    return meta.get("grid_convention") if isinstance(meta, dict) else None
+
+
+def resolve_grid_convention(model_config, dataset):
+    """The model config with ``grid_convention=None`` ("follow the data") replaced by the data's
+    stated convention, or ``"endpoint"`` for data that state none (the built-in PDEs); a config
+    that names one is returned as it is (and refused by :func:`check_grid_convention` if it
+    disagrees with the data)."""
+    if getattr(model_config, "grid_convention", "endpoint") is not None:
+        return model_config
+    from dataclasses import replace
+
+    return replace(model_config, grid_convention=data_grid_convention(dataset) or "endpoint")
+
+
 def check_grid_convention(model_config, dataset) -> None:
     """Refuse a model whose grid channel does not follow the data's stated grid convention.
 
     Only data that state one (``meta["grid_convention"]``: the own-data path) are checked; the
-    built-in PDEs' experiments keep the endpoint channel they were recorded with.
+    built-in PDEs' experiments keep the endpoint channel they were recorded with.  A model that
+    follows the data (``None``) is never refused.
     """
-    meta = getattr(dataset, "meta", None)
-    conv = meta.get("grid_convention") if isinstance(meta, dict) else None
+    conv = data_grid_convention(dataset)
     mine = getattr(model_config, "grid_convention", "endpoint")
-    if conv is not None and getattr(model_config, "grid", False) and conv != mine:
+    if conv is not None and mine is not None and getattr(model_config, "grid", False) and conv != mine:
         raise ValueError(f"the data's grid convention is {conv!r} but the model's grid_convention is {mine!r}; "
                          f"build the model with grid_convention={conv!r} (or state the data's grid as {mine!r})")
 

@@ -22,7 +22,8 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
-from .common import _decode, _device_budget, _encode, _errors_in_chunks, _eval_chunk, _normalizer_to, _real_dtype, check_grid_convention
+from .common import _decode, _device_budget, _encode, _errors_in_chunks, _eval_chunk, _normalizer_to, _real_dtype, \
+    check_grid_convention, data_grid_convention, resolve_grid_convention
 from .config import TrainConfig
 
 __all__ = ["evaluate", "subsample"]
@@ -99,6 +100,7 @@ def evaluate(model, data, *, resolution: int | None = None, split: str = "test",
         source = data
         meta = getattr(data, "meta", None)
         convention = meta.get("grid_convention") if isinstance(meta, dict) else None
+        model.config = resolve_grid_convention(model.config, data) if convention else model.config
         check_grid_convention(model.config, data)
     if normalizers is None:
         normalizers = source
@@ -108,6 +110,8 @@ def evaluate(model, data, *, resolution: int | None = None, split: str = "test",
     elif normalizers is not None:
         xn, yn = getattr(normalizers, "x_normalizer", None), getattr(normalizers, "y_normalizer", None)
         ref = normalizers
+        if data_grid_convention(normalizers):
+            model.config = resolve_grid_convention(model.config, normalizers)
         check_grid_convention(model.config, normalizers)
         if convention is None:
             meta = getattr(normalizers, "meta", None)
@@ -118,7 +122,7 @@ def evaluate(model, data, *, resolution: int | None = None, split: str = "test",
         raise ValueError("a normalisation is on (normalize_x / normalize_y) but no normaliser was given: pass "
                          "normalizers=<the training data set>, or normalize_x=False / normalize_y=False")
     if resolution is not None:
-        conv = convention or getattr(model.config, "grid_convention", "endpoint")
+        conv = convention or getattr(model.config, "grid_convention", None) or "endpoint"
         x, y = subsample(x, resolution, conv), subsample(y, resolution, conv)
     if train_resolution is None:
         train_resolution = model.train_resolution

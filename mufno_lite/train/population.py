@@ -17,7 +17,7 @@ from ..parametrization import as_parametrization, clip_grad_elementwise_
 from ..validation import positive_int
 from .common import (
     LOSS_READ_EVERY, _Data, _device_budget, _eval_chunk, _eval_steps, _evaluate, _make_progress, _result, batch_schedule,
-    convert_model_dtype, lr_factor, relative_l2,
+    convert_model_dtype, lr_factor, relative_l2, resolve_grid_convention,
 )
 from .config import Member, TrainConfig, TrainingInterrupted
 from .gpu import free_device_memory, is_oom, oom_event, oom_failure, oom_message, synced_progress
@@ -296,6 +296,7 @@ def train_population(fno_config: FNOConfig, parametrization, dataset, members: S
     par = as_parametrization(parametrization)
     M = len(members)
     t0 = time.perf_counter()
+    fno_config = resolve_grid_convention(fno_config, dataset)  # None: the models take the data's
     data = _Data(dataset, train, device, dtype, fno_config.d, fno_config)
     numerics = configure_numerics(data.device)  # TF32 off, CUDA determinism (device.py): recorded in the rows
     n_train = data.x_train.shape[0]

@@ -12,8 +12,8 @@ from ..fno import FNO
 from ..parametrization import clip_grad_elementwise_, make_optimizer
 from ..validation import positive_int
 from .common import (
-    LOSS_READ_EVERY, _Data, _device_budget, _eval_chunk, _eval_steps, _evaluate, _make_progress, _real_dtype, _result, batch_schedule, lr_factor,
-    relative_l2,
+    LOSS_READ_EVERY, _Data, _device_budget, _eval_chunk, _eval_steps, _evaluate, _make_progress, _real_dtype, _result,
+    batch_schedule, lr_factor, relative_l2, resolve_grid_convention,
 )
 from .config import RunResult, TrainConfig, TrainingInterrupted
 from .gpu import synced_progress
@@ -49,6 +49,7 @@ def train_model(model: FNO, dataset, train: TrainConfig, *, device="cpu", progre
     t0 = time.perf_counter()
     model.to(device)
     dtype = _real_dtype(model)
+    model.config = resolve_grid_convention(model.config, dataset)  # None: the model takes the data's
     data = _Data(dataset, train, device, dtype, model.d, model.config)
     numerics = configure_numerics(data.device)  # TF32 off, CUDA determinism (device.py): recorded in the result
     model.train_resolution = tuple(data.spatial)  # an int padding keeps its fraction on other grids
