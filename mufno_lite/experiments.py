@@ -49,6 +49,8 @@ def _compose(spec: Mapping, preset: str) -> dict:
     else:
         cfg = _apply(_resolve(_BASE_SIZES[spec["base"]][preset]), change)
     cfg.setdefault("parametrizations", ["sp", "mup"])
+    if cfg.get("epochs") is not None:  # a fixed data budget sets each run's steps (SweepConfig.steps_for)
+        cfg["train"] = {k: v for k, v in cfg["train"].items() if k != "steps"}
     # the paper's experiments state the FNO reference code's settings (issue 11): the pointwise
     # normaliser, the endpoint grid channel, an int padding in grid points at the training resolution.
     # Both are their defaults and so are left out of the run ids (which stay those recorded).
