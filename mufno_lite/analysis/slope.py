@@ -19,7 +19,11 @@ with few seeds — a bootstrap over n seeds sees a spread (n−1)/n of the true 
 are normal-like where a t with n−1 degrees of freedom is right.  So the default interval
 (``method="t"``) is the point estimate ± t_{n−1} · √(n/(n−1)) · (the replicates' standard
 deviation): the bootstrap's standard error with the small-sample correction a t-interval makes.
-The calibration test states the coverage both methods reached; read the interval with that.
+Measured on 200 synthetic sweeps per case (4 K, slope −1 and 0 planted, 0.5-step per-(seed, K)
+noise, 400 resamples): the percentile interval covered 62% / 66% (3 seeds), 72% / 71% (4), 82% /
+78% (6) at a nominal 90%; the t-interval 93% / 94%, 90% / 91%, 91% / 91% (±2% binomial error).  It
+assumes the per-K optima's noise is roughly normal; an optimum at the grid's edge breaks that
+(the verdict says "at grid edge").
 
 Success criterion for the slope (declared before the multi-K runs, in the README and
 :data:`SLOPE_CRITERION`): SP's slope is negative with its 90% interval excluding 0, and μP's 90%
