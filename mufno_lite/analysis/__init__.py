@@ -69,11 +69,11 @@ from __future__ import annotations
 from .optimum import add_tail_loss, drift_summary, grid_step, metric_label, METRICS, optimum_table, tail_train_loss
 from .bootstrap import bootstrap_drift, bootstrap_optima, drift_verdict, meets_criterion, predicted_drift_steps
 from .slope import bootstrap_slope, log_sqrt_log_K, meets_slope_criterion, SLOPE_CRITERION, theory_slope
-from .report import describe_direction, describe_drift, describe_transfer, PAPER_REPORTED
+from .report import describe_direction, describe_drift, describe_slope, describe_transfer, PAPER_REPORTED
 
 __all__ = [
     "optimum_table", "drift_summary", "describe_transfer", "describe_drift", "describe_direction", "grid_step", "metric_label", "METRICS",
     "PAPER_REPORTED", "tail_train_loss", "add_tail_loss", "predicted_drift_steps", "bootstrap_optima",
     "bootstrap_drift", "drift_verdict", "meets_criterion",
-    "bootstrap_slope", "log_sqrt_log_K", "meets_slope_criterion", "SLOPE_CRITERION", "theory_slope",
+    "bootstrap_slope", "describe_slope", "log_sqrt_log_K", "meets_slope_criterion", "SLOPE_CRITERION", "theory_slope",
 ]
