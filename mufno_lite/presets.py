@@ -48,6 +48,10 @@ PRESETS = ("smoke", "quick", "paper", "gpu")
 #: Navier–Stokes run.  So Darcy runs at 16² with K 3 → 8, notebooks 6–10 use three seeds on windows of
 #: the learning-rate grid that bracket the optima, and the sizes add up to about 90 CPU-minutes of
 #: training (45 minutes on two processes); the README gives the measured wall time.
+#: Issue 19 (at most 45 minutes): four K per LR-transfer sweep (:data:`QUICK_K`) on 7-point windows
+#: (5 for Navier–Stokes), paid for with seeds (Burgers 4, its spectral split 3, Darcy 3); ``plan``
+#: counts 4.80e13 training FLOPs against 4.07e13 before, about 50 minutes scaled from the last
+#: measured 44 (not yet measured from an empty store).
 QUICK_CHOICE = {"burgers": "burgers_nu1e-2_w16", "burgers_spectral": "burgers_nu1e-2_w16_spectral"}
 #: the fixed LR of the other groups in the split-LR sweeps (the spectral candidates' ``lr_fixed``)
 SPLIT_LR_FIXED = 10 ** -2.5
