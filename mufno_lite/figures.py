@@ -304,7 +304,7 @@ def plot_optimum_vs_K(optima, slope=None, *, title: str | None = None, parametri
         raise ValueError("the optima table is empty: nothing to plot")
     fig = None
     if ax is None:
-        fig, ax = plt.subplots(figsize=(5.8, 3.6))
+        fig, ax = plt.subplots(figsize=(8.4, 3.8))
     colors = {"sp": "#c0392b", "mup": "#2471a3"}
     pars = [p for p in parametrizations if p in set(optima["parametrization"])]
     Ks_all = np.sort(optima["K"].unique())
