@@ -38,7 +38,7 @@ PRESETS = ("smoke", "quick", "paper", "gpu")
 
 #: The search's choice for the quick preset (``python -m mufno_lite search-quick``; the declared rule
 #: is in :mod:`mufno_lite.search` and the README).  The quick Burgers sweeps are these candidates on a
-#: window of learning rates around their optima (so their runs are a subset of the search's runs).
+#: window of learning rates around their optima (their K = 3 and 64 runs are a subset of the search's runs; K 8 and 24, added for issue 19, are not in the search).
 #: Applied on 2026-11-24 to the session tier: no candidate met the criterion; the rule's fallback
 #: (most negative SP drift among global-LR Burgers candidates) gave burgers_nu1e-2_w16.
 #:
