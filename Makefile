@@ -22,7 +22,7 @@ BOOK_OUT ?= site
 HANDOUT_RUN ?= $(BOOK_RUN)
 HANDOUT_OUT ?= handout
 
-.PHONY: setup reproduce test test-fast lab bench browser-deps browser-install clean-venv book book-smoke handout
+.PHONY: setup reproduce test test-fast lab bench device-check browser-deps browser-install clean-venv book book-smoke handout
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
@@ -58,6 +58,11 @@ test-fast: setup
 
 bench: setup
 	$(BIN)/python benchmarks/run_all.py
+
+# the GPU path in one command (issue 20): `make device-check` on a GPU, DEVICE=cpu for the tiny CPU form
+DEVICE ?= cuda
+device-check: setup
+	PYTHON=$(BIN)/python benchmarks/device_check.sh runs/device_check-$(DEVICE) --device $(DEVICE)
 
 # Debian's chromium for the real-browser test (playwright drives it; never `playwright install`).
 # Only checks and says what to do: nothing is installed (no sudo, no apt-get) by `make test`.

@@ -119,6 +119,9 @@ def _sweep(parser: argparse.ArgumentParser):
     parser.add_argument("--store", default=None,
                         help="results file (default: $MUFNO_RESULTS or results/results.sqlite)")
     parser.add_argument("--dry-run", action="store_true", help="show what would run; train nothing")
+    from .cli_read import add_wait_arg
+
+    add_wait_arg(parser)
     parser.add_argument("--plan", action="store_true",
                         help="print the plan (chunks, peak memory, FLOPs, estimated time) and exit; train nothing")
     parser.add_argument("--device", choices=["cpu", "cuda", "auto"], default=None,
@@ -147,12 +150,12 @@ def _sweep(parser: argparse.ArgumentParser):
     ray_opts.add_argument("--ray-num-cpus", type=int, default=None, metavar="N",
                           help="CPUs of the local Ray instance (no --ray-address only; default: all)")
     ray_opts.add_argument("--ray-num-gpus", type=float, default=None, metavar="G",
-                          help="GPUs each population asks for (default 0; > 0 trains on cuda on the workers)")
+                          help="GPUs each population asks for (default: 1 with --device cuda, else 0; "
+                               "> 0 trains on cuda on the workers; a fraction shares a GPU and its memory)")
     ray_opts.add_argument("--ray-max-retries", type=int, default=None, metavar="N",
                           help="retries of a population whose worker or node died (default 2)")
 
     def run(args) -> int:
-        from .store import ResultsStore
         from .sweep import resolve_device, run_sweep, sweep_status
 
         for opt in ("ray_address", "ray_num_cpus", "ray_num_gpus", "ray_max_retries"):
@@ -174,6 +177,11 @@ def _sweep(parser: argparse.ArgumentParser):
                 import torch
 
                 torch.set_num_threads(args.threads)
+            ray_gpus = None
+            if args.executor == "ray":
+                from .sweep.executors.ray import gpus_per_task
+
+                ray_gpus = gpus_per_task(args.device or cfg.device, args.ray_num_gpus)
             if args.device is not None:
                 resolve_device(args.device)
         except ValueError as e:
@@ -186,7 +194,12 @@ def _sweep(parser: argparse.ArgumentParser):
             except ValueError as e:
                 return _error(str(e))
             return 0
-        store = ResultsStore(args.store)
+        from .cli_read import open_store
+
+        try:
+            store = open_store(args)
+        except ValueError as e:
+            return _error(str(e))
         if args.dry_run:
             try:  # the sweep's own planning: nothing is trained or written
                 run_sweep(cfg, store, device=args.device, dry_run=True, verbose=False, handle_signals=False,
@@ -216,7 +229,7 @@ def _sweep(parser: argparse.ArgumentParser):
 
             try:
                 executor = RayExecutor(address=args.ray_address, num_cpus=args.ray_num_cpus,
-                                       num_gpus_per_task=0 if args.ray_num_gpus is None else args.ray_num_gpus,
+                                       num_gpus_per_task=ray_gpus,
                                        max_retries=2 if args.ray_max_retries is None else args.ray_max_retries,
                                        **({"torch_threads": args.threads} if args.threads is not None else {}))
             except (ImportError, ValueError) as e:
@@ -346,8 +359,18 @@ def _plan(parser: argparse.ArgumentParser):
         from .plan import reproduction_plan, plan_experiments, render_plan
         from .presets import resolve_preset
 
+        from .sweep.executors.pool import check_workers
+
         names = [p for p in PRESETS] if args.preset == "all" else [resolve_preset(args.preset)]
         try:
+            if args.workers is not None:
+                check_workers(args.workers, "--workers")
+            if args.experiments:
+                from .experiments import EXPERIMENTS
+                from .validation import choice
+
+                for e in args.experiments:
+                    choice("--experiments", e, tuple(EXPERIMENTS))
             for i, name in enumerate(names):
                 if args.experiments:
                     plan = plan_experiments(name, args.experiments, device=args.device, workers=args.workers or 1)

@@ -9,27 +9,30 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
+import sys
 
 __all__ = ["configure_status", "configure_export"]
 
 
-def _need_store(store) -> str | None:
-    """The error of a read command whose store is missing (None when it exists)."""
-    if not store.path.exists():
-        return f"no results store at {str(store.path)!r} (pass --store PATH, or set $MUFNO_RESULTS)"
-    return None
+_STORE_HINT = " (pass --store PATH, or set $MUFNO_RESULTS)"
 
 
-def _check_sweep_arg(store, sweep: str | None) -> str | None:
-    """The error for ``--sweep NAME`` that the store does not hold (None when it does, or no --sweep)."""
-    if sweep is None:
-        return None
-    names = store.sweep_names()
-    if sweep not in names:
-        shown = ", ".join(repr(n) for n in names[:20]) + (", ..." if len(names) > 20 else "")
-        return f"--sweep {sweep[:80]!r} is not in {str(store.path)!r}; known sweeps: [{shown}]"
-    return None
+def add_wait_arg(parser: argparse.ArgumentParser) -> None:
+    """``--wait SECONDS``: how long a command waits for a store another process has locked."""
+    parser.add_argument("--wait", type=float, default=60.0, metavar="SECONDS",
+                        help="wait this long for a store another process has locked (announced; default 60)")
+
+
+def open_store(args):
+    """The ``ResultsStore`` of ``--store`` / ``--wait`` (a bad ``--wait`` refused by name)."""
+    import math
+
+    from .store import ResultsStore
+
+    wait = args.wait
+    if not (math.isfinite(wait) and 0 <= wait <= 86400):
+        raise ValueError(f"--wait must be a number of seconds in [0, 86400]; got --wait={wait!r}")
+    return ResultsStore(args.store, timeout_s=wait)
 
 
 def configure_status(parser: argparse.ArgumentParser):
@@ -37,22 +40,21 @@ def configure_status(parser: argparse.ArgumentParser):
     parser.add_argument("config", nargs="?", default=None, help="a sweep config (counts its runs, pending included)")
     parser.add_argument("--store", default=None, help="results file (default: $MUFNO_RESULTS or results/results.sqlite)")
     parser.add_argument("--sweep", default=None, help="only runs of this sweep (by name)")
+    add_wait_arg(parser)
 
     def run(args) -> int:
         import pandas as pd
 
-        from .store import ResultsStore, load_results
+        from .store import load_results, require_source
         from .sweep import SweepConfig, sweep_status
 
-        store = ResultsStore(args.store)
+        store = open_store(args)
         if args.config is not None:
             cfg = SweepConfig.from_file(args.config)
             df = sweep_status(cfg, store)
             title = f"sweep {cfg.name!r}"
         else:
-            problem = _need_store(store) or _check_sweep_arg(store, args.sweep)
-            if problem:
-                raise ValueError(problem)
+            require_source(store, args.sweep, hint=_STORE_HINT)
             res = load_results(store, sweep=args.sweep)
             df = res[["run_id", "parametrization", "K", "status"]].copy()
             if args.sweep is not None:
@@ -87,36 +89,26 @@ def configure_export(parser: argparse.ArgumentParser):
     """``export``: the results table (one row per run) as CSV, written all or nothing."""
     parser.add_argument("--store", default=None, help="results file (default: $MUFNO_RESULTS or results/results.sqlite)")
     parser.add_argument("--sweep", default=None, help="only runs of this sweep")
-    parser.add_argument("--csv", required=True, metavar="OUT.csv", help="output file")
+    parser.add_argument("--csv", required=True, metavar="OUT.csv", help="output file ('-': standard output)")
+    add_wait_arg(parser)
 
     def run(args) -> int:
         from pathlib import Path
 
-        from .store import ResultsStore, load_results
+        from .outdir import write_file
+        from .store import load_results, require_source
 
-        store = ResultsStore(args.store)
+        store = open_store(args)
         out = Path(args.csv)
         if out.is_dir():
             raise ValueError(f"--csv {str(out)!r} is a directory; give a file path such as results.csv")
-        problem = _need_store(store) or _check_sweep_arg(store, args.sweep)
-        if problem:
-            raise ValueError(problem)
+        require_source(store, args.sweep, hint=_STORE_HINT)
         df = load_results(store, sweep=args.sweep)
         for c in ("train_curve", "test_curve", "config"):
             df[c] = [None if v is None else json.dumps(v, sort_keys=True) for v in df[c]]
         df["sweeps"] = [";".join(v) for v in df["sweeps"]]
-        tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-        try:  # all or nothing: a full disk leaves no half-written CSV behind
-            out.parent.mkdir(parents=True, exist_ok=True)
-            df.to_csv(tmp, index=False)
-            os.replace(tmp, out)
-        except OSError as e:
-            try:
-                tmp.unlink()
-            except OSError:
-                pass
-            raise ValueError(f"cannot write --csv {str(out)!r}: {e.strerror or e}") from None
-        print(f"wrote {len(df)} runs to {out}")
+        where = write_file(out, lambda target: df.to_csv(target, index=False), key="--csv")
+        print(f"wrote {len(df)} runs to {where}", file=sys.stderr if where == "standard output" else sys.stdout)
         return 0
 
     return run

@@ -68,6 +68,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Mapping, Sequence
 
+from .device import device_share
 from .fno import FNOConfig, count_parameters
 
 __all__ = [
@@ -314,16 +315,26 @@ def members_per_chunk(estimate_fn: Callable[[int], object], budget_bytes: float,
     return lo
 
 
-def device_budget(device: str, safety: float = 0.8) -> float | None:
-    """Memory budget of a chunk on ``device``: total memory × ``safety`` on CUDA (the rest is for
-    the CUDA context, cuFFT plans and fragmentation), None on a CPU (the cache-sized rule)."""
+def device_budget(device: str, safety: float = 0.8, share: float | None = None) -> float | None:
+    """Memory budget of a chunk on ``device``: total memory × ``safety`` × this process's ``share``
+    of the device on CUDA (the rest is for the CUDA context, cuFFT plans and fragmentation), None
+    on a CPU (the cache-sized rule).
+
+    ``share`` (0 < share ≤ 1): None → :func:`mufno_lite.device.device_share`, i.e.
+    ``$MUFNO_DEVICE_SHARE``, which the executors set in processes that share one GPU (a Ray task's
+    GPU fraction, 1/workers for the pool); 1 in a process of its own.
+    """
     if not 0 < safety <= 1:
         raise ValueError(f"safety must be in (0, 1]; got safety={safety!r}")
+    if share is None:
+        share = device_share()
+    elif isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1:
+        raise ValueError(f"share must be a number in (0, 1], the process's share of the device; got share={share!r}")
     if not str(device).startswith("cuda"):
         return None
     import torch
 
-    return torch.cuda.get_device_properties(torch.device(device)).total_memory * safety
+    return torch.cuda.get_device_properties(torch.device(device)).total_memory * safety * share
 
 
 # --------------------------------------------------------------------------------------------

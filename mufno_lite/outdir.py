@@ -31,12 +31,14 @@ import json
 import os
 import secrets
 import shutil
+import stat
+import sys
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from .validation import ConfigError
 
-__all__ = ["OutputError", "STAMP", "owned_output", "check_output"]
+__all__ = ["OutputError", "STAMP", "owned_output", "check_output", "special_file_kind", "write_file"]
 
 #: the stamp file that marks a folder as written by one of the package's commands
 STAMP = ".mufno-output.json"
@@ -146,3 +148,64 @@ def owned_output(out: Path | str, *, kind: str, protect: Iterable[Path | str] = 
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+_KINDS = {stat.S_IFCHR: "character device", stat.S_IFBLK: "block device", stat.S_IFIFO: "FIFO (named pipe)",
+          stat.S_IFSOCK: "socket", stat.S_IFDIR: "directory"}
+
+
+def special_file_kind(path: Path | str) -> str | None:
+    """What ``path`` is when it exists and is not a regular file (followed through symbolic links):
+    ``"character device"``, ``"FIFO (named pipe)"``, ``"directory"``, …; None for a regular file or
+    nothing at all."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    return None if stat.S_ISREG(mode) else _KINDS.get(stat.S_IFMT(mode), "special file")
+
+
+def write_file(out: Path | str, write: Callable[[object], None], *, key: str = "--out") -> str:
+    """Write one file all or nothing, never replacing what ``out`` is not: returns where it went.
+
+    ``write(target)`` writes the content to a path or an open text stream.  ``out`` is
+
+    * ``"-"``: standard output (``write(sys.stdout)``);
+    * a new path or a regular file: written beside it first, then renamed over it (a failed write, a
+      full disk, leaves the old file as it was; its permissions are kept);
+    * a symbolic link: written through to the file it points at (the link stays a link);
+    * a device, a FIFO, a socket or a folder (behind a link or not): refused by name
+      (:class:`OutputError`), nothing written.
+
+    A write error raises :class:`OutputError` naming ``out`` and the reason (exit 2 in the CLIs).
+    """
+    if str(out) == "-":
+        try:
+            write(sys.stdout)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise _fail(key, Path("-"), f"could not be written to standard output ({e.strerror or e})") from None
+        return "standard output"
+    out = Path(out)
+    kind = special_file_kind(out)
+    if kind is not None:
+        via = f" (through the link to {os.path.realpath(out)!r})" if out.is_symlink() else ""
+        raise _fail(key, out, f"is a {kind}{via}, not a regular file: give a file path such as results.csv "
+                              f"(or - for standard output); nothing was written")
+    target = Path(os.path.realpath(out)) if out.is_symlink() else out
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write(tmp)
+        with open(tmp, "rb+") as fh:  # the data on disk before the rename: a full disk shows here
+            os.fsync(fh.fileno())
+        if target.exists():
+            os.chmod(tmp, stat.S_IMODE(os.stat(target).st_mode))
+        os.replace(tmp, target)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise _fail(key, out, f"could not be written ({e.strerror or e}); nothing was changed") from None
+    return str(target)

@@ -147,9 +147,24 @@ def as_parametrization(p) -> Parametrization:
 
 
 def param_groups(model, lr: float, parametrization: Parametrization | None = None) -> list[dict]:
-    """Optimiser parameter groups for an FNO: ``spectral`` (lr · c(K)) and ``other`` (lr)."""
-    par = as_parametrization(parametrization if parametrization is not None else model.parametrization)
+    """Optimiser parameter groups for an FNO: ``spectral`` (lr · c(K)) and ``other`` (lr).
+
+    Any other ``torch.nn.Module`` gets one group ``other`` of all its parameters at ``lr`` under SP
+    (the default for it); μP is refused for it by name (it has no spectral weights nor K to scale by).
+    """
+    if not isinstance(model, torch.nn.Module):
+        raise fail("model", model, "an FNO (or another torch.nn.Module)")
     number("lr", lr, lo=0.0, lo_open=True, allowed="a positive finite number")
+    if not hasattr(model, "named_parameter_groups"):  # a plain module: no spectral weights
+        par = as_parametrization(parametrization)
+        if par.kind != "sp":
+            raise fail("parametrization", par.name, f"SP for a {type(model).__name__} (μP scales the spectral "
+                                                    "weights of an FNO by its K; this module has none)")
+        params = [p for p in model.parameters() if p.requires_grad]
+        if not params:
+            raise fail("model", type(model).__name__, "a module with trainable parameters")
+        return [{"params": params, "lr": lr, "lr_mult": 1.0, "name": "other"}]
+    par = as_parametrization(parametrization if parametrization is not None else model.parametrization)
     groups = model.named_parameter_groups()
     mult = par.lr_multiplier(model.K, model.d)
     out = []
@@ -232,7 +247,7 @@ def transfer(hparams: Mapping, K_proxy: int, K_target: int) -> dict:
     ratio = 1.0 if Kp == Kt else math.log(Kp) / math.log(Kt)
     out = dict(hparams)
     for key, power in TRANSFER_RULES.items():
-        if key in out and out[key] is not None:
+        if key in out:  # None too: a transferred hyperparameter must be a value (not silently copied)
             number(f"hparams[{key!r}]", out[key], lo=0.0, lo_open=True, allowed="a positive finite number")
             out[key] = out[key] * ratio**power
     return out

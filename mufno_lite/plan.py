@@ -19,7 +19,12 @@ experiment already has once (the store trains it once); :func:`reproduction_plan
 (:func:`render_plan`).  Not counted: data generation and the notebooks' work outside the
 experiments (coordinate checks, spectra, notebook 10's other widths).
 
-Time model: ``FLOPs / sustained rate + steps × chunks × per-step overhead``.
+Time model: ``FLOPs / sustained rate + steps × chunks × per-step overhead`` on the current device
+(its measured rate includes its optimizer); on the reference, plus **optimizer traffic**:
+``steps × members × parameter bytes × passes / memory bandwidth`` (:data:`OPTIMIZER_PASSES`, counted
+in ``optim.py``; the Adam update is memory-bound, and at large K the spectral weights are the
+largest tensors there are).  :func:`render_plan` prints these assumptions and which of the three
+parts dominates the reference's GPU-hour figure.
 
 * Current device: the sustained rate is measured (:func:`measure_flop_rate`: a few steps of the
   real population trainer on a small model of the same d, FLOPs from the same model / wall
@@ -65,18 +70,38 @@ __all__ = [
 ]
 
 
+#: Passes over one member's parameter bytes per optimizer step, counted in ``optim.PopulationAdam``'s
+#: per-parameter loop (decoupled weight decay 2, ``lerp_`` 3, ``rg * (1-β₂)`` 2, ``mul_`` 2,
+#: ``addcmul_`` 4, ``sqrt`` 2, ``/ bc₂`` 2, ``+ eps`` 2, ``m / denom`` 3, ``* step`` 2, ``add_`` 3)
+#: plus the elementwise clip (read and write the gradient, 2): 29.  A fused or foreach Adam that
+#: reads p, g, m, v and writes p, m, v once is 7 (issue 20, item 9: lower this when it lands).
+OPTIMIZER_PASSES = 29
+
+
 @dataclass(frozen=True)
 class ReferenceDevice:
-    """A device to quote times on: its memory, a sustained FLOP rate and a per-step overhead."""
+    """A device to quote times on: its memory, a sustained FLOP rate, a per-step overhead, its
+    memory bandwidth and the optimizer's passes over the parameters per step (the time model)."""
 
     name: str
     memory_bytes: float
     sustained_flops: float
     step_overhead_s: float
+    memory_bandwidth: float = 3.35e12
+    optimizer_passes: float = OPTIMIZER_PASSES
+
+    def assumptions(self) -> str:
+        """The time model's assumptions, in one line."""
+        return (f"{self.sustained_flops / 1e12:g} TFLOP/s sustained on the counted FLOPs (float32, TF32 off), "
+                f"{self.step_overhead_s * 1e3:g} ms per chunk-step (kernel launches and host syncs), optimizer "
+                f"traffic {self.optimizer_passes:g} passes over each member's parameters per step at "
+                f"{self.memory_bandwidth / 1e12:g} TB/s, chunks from {self.memory_bytes / 1e9:g} GB x 0.8")
 
 
 #: The reference: an 80 GB H100 at an assumed 6 TFLOP/s sustained (see the module docstring).
 H100 = ReferenceDevice("H100 80GB @ 6 TFLOP/s sustained (assumed)", 80e9, 6e12, 2e-3)
+#: The parts of a reference time, in the order :func:`render_plan` names them.
+REFERENCE_PARTS = ("compute", "step_overhead", "optimizer_traffic")
 
 
 _RATE_CACHE: dict = {}
@@ -143,6 +168,9 @@ class PopulationPlan:
     time_s: float
     reference_time_s: float
     steps: int
+    #: ``reference_time_s`` by part (:data:`REFERENCE_PARTS`): FLOPs / rate, steps x chunks x
+    #: overhead, optimizer bytes / bandwidth
+    reference_parts: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -177,6 +205,10 @@ class ExperimentPlan:
     @property
     def reference_time_s(self) -> float:
         return sum(p.reference_time_s for p in self.populations)
+
+    @property
+    def reference_parts(self) -> dict:
+        return {k: sum(p.reference_parts.get(k, 0.0) for p in self.populations) for k in REFERENCE_PARTS}
 
 
 @dataclass
@@ -228,6 +260,10 @@ class Plan:
     def reference_time_s(self) -> float:
         return sum(e.reference_time_s for e in self.experiments)
 
+    @property
+    def reference_parts(self) -> dict:
+        return {k: sum(e.reference_parts[k] for e in self.experiments) for k in REFERENCE_PARTS}
+
 
 def _resolve(device: str) -> str:
     from .device import resolve_device
@@ -247,7 +283,7 @@ def plan_sweep(raw: Mapping, *, device: str = "auto", budget_bytes: float | None
     ids not to plan (already planned by another sweep, or in the store); they count as ``reused``.
     """
     from .flops import training_flops
-    from .fno import FNOConfig
+    from .fno import FNOConfig, count_parameters
     from .memory import estimate_run_memory, spatial_shape_of
     from .sweep import SweepConfig, population_tasks
 
@@ -288,10 +324,14 @@ def plan_sweep(raw: Mapping, *, device: str = "auto", budget_bytes: float | None
         if rate is None:
             rate = measure_flop_rate(fno.d, dev)
         t = flops / rate + steps * n_chunks * step_overhead_s
-        t_ref = (flops / reference.sustained_flops + steps * -(-M // G_ref) * reference.step_overhead_s
-                 if G_ref else math.inf)
+        counts = count_parameters(fno)
+        member_bytes = counts["spectral"] * 8 + counts["other"] * 4  # float32; complex spectral weights
+        parts = {"compute": flops / reference.sustained_flops,
+                 "step_overhead": steps * -(-M // G_ref) * reference.step_overhead_s if G_ref else math.inf,
+                 "optimizer_traffic": steps * M * member_bytes * reference.optimizer_passes / reference.memory_bandwidth}
+        t_ref = sum(parts.values()) if G_ref else math.inf
         out.populations.append(PopulationPlan(par, fno.K, B, M, G, n_chunks, int(est(G)), float(flops), float(t),
-                                              float(t_ref), steps))
+                                              float(t_ref), steps, parts))
     return out
 
 
@@ -308,7 +348,9 @@ def plan_experiments(preset: str, names: Sequence[str] | None = None, *, dedupe:
     from .experiments import EXPERIMENTS, experiment_config
     from .presets import resolve_preset
     from .sweep import SweepConfig
+    from .sweep.executors.pool import check_workers
 
+    workers = check_workers(workers)
     dev = _resolve(kwargs.pop("device", "auto"))
     rate = kwargs.pop("flop_rate", None)
     rates: dict = {}
@@ -341,13 +383,12 @@ def reproduction_plan(preset: str, device: str = "auto", workers: int | None = N
     """The plan of a whole reproduction (every experiment, shared runs once) as ``reproduce`` runs
     it: on a CPU one process per core (``$MUFNO_WORKERS``) with one torch thread each, so the FLOP
     rate is measured with one thread; on a GPU one population at a time."""
-    import os
-
     import torch
 
+    from .sweep.executors.pool import check_workers, env_workers
+
     dev = _resolve(device)
-    if workers is None:
-        workers = 1 if dev.startswith("cuda") else int(os.environ.get("MUFNO_WORKERS", os.cpu_count() or 1))
+    workers = (1 if dev.startswith("cuda") else env_workers()) if workers is None else check_workers(workers)
     threads = torch.get_num_threads()
     if not dev.startswith("cuda"):
         torch.set_num_threads(1)
@@ -414,4 +455,19 @@ def render_plan(plan: Plan | ExperimentPlan) -> str:
             continue
         lines.append(f"{r[0]:<{w}} {r[1]:>5} {r[2]:>6} {r[3]:>6} {r[4]:>6} {_bytes(r[5]):>11} {r[6]:>9.2e} "
                      f"{_dur(r[7]):>14} {_dur(r[8]):>12}")
-    return "\n".join(lines + foot)
+    return "\n".join(lines + foot + _reference_lines(plan))
+
+
+def _reference_lines(plan) -> list[str]:
+    """The reference time's assumptions and parts, and the part that dominates it."""
+    ref = getattr(plan, "reference", H100)
+    parts = plan.reference_parts
+    total = sum(parts.values())
+    if not parts or not math.isfinite(total) or total <= 0:
+        return [f"reference assumptions: {ref.assumptions()}"]
+    names = {"compute": "compute (FLOPs / sustained rate)", "step_overhead": "per-step overhead",
+             "optimizer_traffic": "optimizer traffic"}
+    split = ", ".join(f"{names[k]} {_dur(v)} ({100 * v / total:.0f} %)" for k, v in parts.items())
+    top = max(parts, key=parts.get)
+    return [f"reference assumptions: {ref.assumptions()}",
+            f"reference time {_dur(total)} = {split}; dominated by {names[top]}"]

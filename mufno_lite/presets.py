@@ -69,9 +69,11 @@ _PAPER_TRAIN = {"steps": 5000, "schedule": "cosine", "clip": 0.01}
 _SMOKE_TRAIN = {"steps": 20, "schedule": "cosine", "clip": 0.01}
 _SMOKE_MODEL = {"width": 8, "n_layers": 2, "projection_width": 16}
 #: The gpu budget.  ``gpu`` must reproduce every experiment in about 2 H100-hours by the plan
-#: (``python -m mufno_lite plan --preset gpu``: ~1.8 h for the experiments, runs shared between them
+#: (``python -m mufno_lite plan --preset gpu``: ~2.3 h for the experiments, runs shared between them
 #: counted once, + ~7 min for notebook 10's widths 32 and 128; the reference is an assumed 6 TFLOP/s
-#: sustained, see :mod:`mufno_lite.plan`), chosen by the quick preset's criteria: keep the paper's
+#: sustained plus per-step overhead and the optimizer's memory traffic (1.7 h compute, 0.1 h
+#: overhead, 0.5 h optimizer), see :mod:`mufno_lite.plan`; 1.8 h before the traffic was counted),
+#: chosen by the quick preset's criteria: keep the paper's
 #: architecture (width 64, 4 layers, clip 0.01, cosine) and data where affordable, show the drift
 #: over the largest K range the budget allows (Burgers and Darcy: the paper's whole ranges; Darcy at
 #: 43², Navier–Stokes at 32² × 32 frames up to the grid's largest K, 16), and cut LR windows (13

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from . import presets as _presets
-from .device import resolve_device  # noqa: F401  (re-exported: session.resolve_device)
+from .device import configure_numerics, resolve_device  # noqa: F401  (re-exported: session.resolve_device)
 from .paths import repo_root
 from .figures import figures_dir
 from .store import resolve_store_path
@@ -69,6 +69,7 @@ def setup(preset: str = "auto", device: str = "auto", seed: int = 0, threads: in
     if n < 1:
         raise ValueError(f"threads must be >= 1; got threads={n!r}")
     torch.set_num_threads(n)
+    configure_numerics(dev)  # TF32 off and CUDA determinism before any CUDA work (mufno_lite.device)
     seed_everything(seed)
     store = default_results_store()
     return Session(preset=name, device=dev, seed=seed, threads=n, figures_dir=figures_dir(name), results_store=store, notebook=notebook)

@@ -7,6 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from mufno_lite.exercises import EXERCISES
 from mufno_lite.exercises.key import KEY_FILE, teacher_solutions, write_key
 
 
@@ -15,7 +16,7 @@ def main(argv=None) -> int:
     ap.add_argument("--check", action="store_true", help="only say whether the key is in step")
     args = ap.parse_args(argv)
     solutions = teacher_solutions(Path(__file__).with_name("solutions.py"))
-    n, changed = write_key(solutions, write=not args.check)
+    n, changed = write_key(EXERCISES, solutions, write=not args.check)
     if args.check:
         print(f"{KEY_FILE.name}: {'NOT in step with' if changed else 'in step with'} teacher/solutions.py ({n} answers)")
         return 1 if changed else 0

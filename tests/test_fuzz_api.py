@@ -141,7 +141,7 @@ def store_path(tmp_path_factory):
     from mufno_lite.store import ResultsStore
 
     path = tmp_path_factory.mktemp("fuzz_api") / "s.sqlite"
-    ResultsStore(path)
+    ResultsStore(path).initialise()  # an empty store (a missing one is refused, issue 18)
     return path
 
 
@@ -197,3 +197,149 @@ def test_fuzz_load_dataset_params(case):
 
     _call("api_load_dataset", [key], lambda: load_dataset(pde, resolution=res, n_train=2, n_test=2, cache_dir=False,
                                                          progress=False, **{key: value}), sane)
+
+
+# ---- own data (issue 18): from_arrays, the file readers, registered loaders ---------------------------
+
+POISON = st.sampled_from([None, math.nan, math.inf, -math.inf, 1e300])
+SHAPES = st.sampled_from([(), (4,), (4, 1), (4, 8), (0, 8), (4, 1, 8), (4, 2, 8), (4, 8, 8), (4, 2, 8, 8), (2, 1, 1)])
+DTYPES = st.sampled_from(["float32", "float64", "float16", "int32", "bool", "complex64", "object", "U1"])
+ARRAY_NAMES = ["x_train", "y_train", "x_test", "y_test", "grid", "d=", "normalize", "split", "samples", "channels"]
+FUZZ_OWN = settings(max_examples=int(os.environ.get("MUFNO_FUZZ_OWN", "60")), deadline=None, derandomize=True,
+                    suppress_health_check=list(HealthCheck), database=None)
+
+
+def _hostile_array(shape, dtype, poison):
+    a = np.random.default_rng(0).random(shape if shape else ()).astype("float64")
+    if poison is not None and a.size:
+        a.reshape(-1)[a.size // 2] = poison
+    if dtype in ("object", "U1"):
+        return a.astype(dtype)
+    with np.errstate(all="ignore"):
+        return a.astype(dtype)
+
+
+def _finite_dataset(ds):
+    for t in (ds.x_train, ds.y_train, ds.x_test, ds.y_test):
+        if t.dtype != torch.float32 or not bool(torch.isfinite(t).all()) or t.numel() == 0:
+            return f"returned {t.dtype} / non-finite / empty data of shape {tuple(t.shape)}"
+    return None
+
+
+import torch  # noqa: E402
+
+
+@FUZZ_OWN
+@given(shape=SHAPES, dtype=DTYPES, poison=POISON, which=st.integers(0, 3),
+       grid=st.sampled_from(["periodic", "endpoint", "x"]), d=st.sampled_from([None, 1, 2, 3, 0, "x"]))
+def test_fuzz_from_arrays(shape, dtype, poison, which, grid, d):
+    from mufno_lite.data import PDEDataset
+
+    good = np.random.default_rng(1).random(shape if shape else ()).astype(np.float32)
+    arrays = [good] * 4
+    arrays[which] = _hostile_array(shape, dtype, poison)
+    _call("api_from_arrays", ARRAY_NAMES, lambda: PDEDataset.from_arrays(*arrays, grid=grid, d=d), _finite_dataset)
+
+
+def _write_hostile_file(path, kind, shape, poison):
+    if kind == "bytes":
+        path.write_bytes(np.random.default_rng(len(str(path))).bytes(300))
+    elif kind == "forged_npy":
+        hdr = np.lib.format.header_data_from_array_1_0(np.zeros((2, 2)))
+        hdr["shape"] = shape
+        with open(path, "wb") as fh:
+            np.lib.format.write_array_header_1_0(fh, hdr)
+            fh.write(b"\0" * 128)
+    else:  # arrays holding poison, saved in the file's own format
+        x = _hostile_array((6, 8), "float32", poison)
+        y = np.ones((6, 8), np.float32)
+        if path.suffix == ".npz":
+            np.savez(path, x=x, y=y)
+        elif path.suffix == ".npy":
+            np.save(path, x)
+        elif path.suffix == ".mat":
+            import scipy.io
+
+            scipy.io.savemat(path, {"x": x, "y": y})
+        else:
+            torch.save({"x": torch.from_numpy(x), "y": torch.from_numpy(y)}, path)
+
+
+@FUZZ_OWN
+@given(ext=st.sampled_from([".npz", ".npy", ".mat", ".pt"]), kind=st.sampled_from(["bytes", "forged_npy", "arrays"]),
+       shape=st.lists(st.integers(0, 2 ** 40), min_size=0, max_size=4).map(tuple), poison=POISON)
+def test_fuzz_own_data_files(tmp_path_factory, ext, kind, shape, poison):
+    from mufno_lite.data import load_files
+
+    path = tmp_path_factory.mktemp("own") / f"data{ext}"
+    _write_hostile_file(path, kind, shape, poison)
+    source = (path, path) if ext == ".npy" else path
+    _call("api_own_data_files", [str(path)], lambda: load_files(source, n_train=4, n_test=2), _finite_dataset)
+
+
+@FUZZ_OWN
+@given(out=st.sampled_from(["none", "int", "str", "short", "dict_missing", "poison", "raise_runtime", "raise_key",
+                            "raise_zero", "wrong_d", "few"]), poison=POISON)
+def test_fuzz_registered_loader(out, poison):
+    from mufno_lite.data.registry import load_registered, register_pde, unregister_pde
+
+    x = np.random.default_rng(2).random((6, 16)).astype(np.float32)
+
+    def loader(files, *, n_train, n_test, resolution, seed):
+        if out.startswith("raise"):
+            raise {"raise_runtime": RuntimeError("boom"), "raise_key": KeyError("x"),
+                   "raise_zero": ZeroDivisionError("0")}[out]
+        return {"none": None, "int": 5, "str": "xy", "short": (x, x), "dict_missing": {"x_train": x},
+                "poison": (x, _hostile_array((6, 16), "float32", poison), x, x), "wrong_d": (x[:, None, :, None],) * 4,
+                "few": (x[:2], x[:2], x, x)}[out]
+
+    register_pde("fuzzy", 1, loader, replace=True)
+    try:
+        _call("api_registered_loader", ["pde 'fuzzy'"],
+              lambda: load_registered("fuzzy", {"train": "a", "test": "b"}, n_train=4, n_test=2, resolution=16),
+              _finite_dataset)
+    finally:
+        unregister_pde("fuzzy")
+
+
+# ---- plan flags (issue 18): out-of-bounds --workers, bad --experiments / --device ----------------------
+
+@settings(max_examples=int(os.environ.get("MUFNO_FUZZ_PLAN", "25")), deadline=None, derandomize=True,
+          suppress_health_check=list(HealthCheck), database=None)
+@given(flag=st.sampled_from(["--workers", "--experiments", "--device", "--preset"]),
+       value=st.one_of(st.integers(max_value=0), st.integers(min_value=1025, max_value=10 ** 30),
+                       st.text(min_size=1, max_size=8).filter(lambda s: not s.startswith("-") and s.strip())))
+def test_fuzz_plan_flags(flag, value, capsys):
+    """Every refused value ends with exit 2 and one ``error`` line naming the flag (argparse's own
+    errors included); none of these values is a valid one, so nothing is planned."""
+    from mufno_lite.cli import main
+    from mufno_lite.presets import PRESETS
+
+    v = str(value)
+    try:
+        if flag == "--workers" and 1 <= int(v) <= 1024:
+            return  # a valid count (as argparse reads it)
+    except ValueError:
+        pass
+    if flag == "--device" and (v in ("cpu", "auto") or v.startswith("cuda")) or flag == "--preset" and \
+            v in PRESETS + ("auto", "all"):
+        return
+    if flag == "--experiments":
+        from mufno_lite.experiments import EXPERIMENTS
+
+        if v in EXPERIMENTS:
+            return
+    try:
+        code = main(["plan", "--preset", "smoke", flag, v] if flag != "--preset" else ["plan", flag, v])
+    except SystemExit as e:  # argparse: usage line + "error: argument --flag: ..."
+        code = e.code
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if "error:" in ln]
+    problem = None
+    if code != 2:
+        problem = f"exit {code}"
+    elif len(lines) != 1 or "Traceback" in err:
+        problem = "not one error line"
+    elif flag.lstrip("-") not in lines[0] and repr(v)[1:-1][:20] not in lines[0]:
+        problem = "error does not name the flag or the value"
+    _record("cli_plan_flags", problem, f"{flag} {v!r}: {err[-300:]}")

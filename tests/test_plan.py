@@ -111,3 +111,30 @@ def test_workers_spread_the_device_time():
     two = plan_experiments("smoke", ["burgers_lr"], device="cpu", flop_rate=1e9, workers=2)
     assert two.wall_s == pytest.approx(one.time_s / 2) and one.wall_s == one.time_s
     assert "on 2 workers" in render_plan(two)
+
+
+def test_reference_time_counts_compute_overhead_and_optimizer_traffic_and_names_the_dominant():
+    from mufno_lite.fno import FNOConfig, count_parameters
+    from mufno_lite.plan import OPTIMIZER_PASSES, REFERENCE_PARTS
+
+    plan = plan_experiments("smoke", device="cpu", flop_rate=1e9)
+    for e in plan.experiments:
+        for p in e.populations:
+            assert set(p.reference_parts) == set(REFERENCE_PARTS)
+            assert p.reference_time_s == pytest.approx(sum(p.reference_parts.values()))
+            assert p.reference_parts["compute"] == pytest.approx(p.flops / H100.sustained_flops)
+    e = next(e for e in plan.experiments if e.populations)
+    p = e.populations[0]
+    from mufno_lite.experiments import experiment_config
+
+    fno = FNOConfig.from_dict(dict(experiment_config(e.name.split("@")[0], "smoke")["model"], K=p.K,
+                                   d=1 if e.name.startswith("burgers") else 2 if e.name.startswith("darcy") else 3))
+    c = count_parameters(fno)
+    want = p.steps * p.members * (c["spectral"] * 8 + c["other"] * 4) * OPTIMIZER_PASSES / H100.memory_bandwidth
+    assert p.reference_parts["optimizer_traffic"] == pytest.approx(want)
+    parts = plan.reference_parts
+    text = render_plan(plan)
+    top = max(parts, key=parts.get)
+    names = {"compute": "compute", "step_overhead": "per-step overhead", "optimizer_traffic": "optimizer traffic"}
+    assert f"dominated by {names[top]}" in text and "reference assumptions:" in text
+    assert f"{OPTIMIZER_PASSES} passes" in text

@@ -23,7 +23,7 @@ def test_pool_matches_in_process(tmp_path):
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="workers must be a positive integer; got workers=0"):
+    with pytest.raises(ValueError, match=r"workers must be an integer in \[1, 1024\]; got workers=0"):
         LocalPoolExecutor(workers=0)
     with pytest.raises(ValueError, match="threads must be a positive integer"):
         LocalPoolExecutor(workers=1, threads=0)

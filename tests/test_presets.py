@@ -98,7 +98,8 @@ def test_auto_picks_gpu_on_cuda_and_quick_on_a_cpu(monkeypatch):
 
 
 def test_the_gpu_preset_keeps_the_paper_architecture_and_fits_its_budget():
-    """Width 64, 4 layers everywhere but the demo; the plan's reference time is at most 2 H100-hours."""
+    """Width 64, 4 layers everywhere but the demo; the plan's reference time is at most 2.5 H100-hours
+    (2 before issue 20 counted the optimizer's memory traffic: 1.79 -> 2.27 h)."""
     from mufno_lite.plan import plan_experiments
 
     for name in experiments.EXPERIMENTS:
@@ -107,9 +108,9 @@ def test_the_gpu_preset_keeps_the_paper_architecture_and_fits_its_budget():
     for pde in ("burgers", "darcy"):
         assert experiments.experiment_config(f"{pde}_lr", "gpu")["K"] == presets.PAPER_K[pde]
     plan = plan_experiments("gpu", device="cpu", flop_rate=1e10)
-    assert plan.runs > 1000 and 1.0 * 3600 < plan.reference_time_s <= 2.0 * 3600
+    assert plan.runs > 1000 and 1.0 * 3600 < plan.reference_time_s <= 2.5 * 3600
     paper = plan_experiments("paper", device="cpu", flop_rate=1e10)
-    assert 100 * 3600 < paper.reference_time_s < 130 * 3600
+    assert 100 * 3600 < paper.reference_time_s < 150 * 3600  # 133.7 h (116.4 h before the optimizer traffic was counted)
 
 
 def test_quick_lr_transfer_sweeps_have_four_K_and_windows_that_bracket_the_recorded_optima():

@@ -10,6 +10,7 @@ import pytest
 from mufno_lite.store import (
     DEFAULT_STORE,
     ResultsStore,
+    StoreError,
     downsample_curve,
     load_results,
     resolve_store_path,
@@ -50,7 +51,9 @@ def test_roundtrip_types_filters_and_wal(tmp_path):
     assert set(load_results(st, K=2)["run_id"]) == {"run0000", "run0003"}
     assert set(load_results(st, K=[3, 4])["run_id"]) == {"run0001", "run0002", "run0004", "run0005"}
     assert len(load_results(st, sweep="a", seed=1)) == 3
-    assert len(load_results(st, sweep="nope")) == 0
+    assert len(load_results(st, sweep="nope", missing_ok=True)) == 0
+    with pytest.raises(StoreError, match="sweep 'nope' is not in .*known sweeps: \\['a'\\]"):
+        load_results(st, sweep="nope")  # issue 18, class 11: not a silent empty table
     with pytest.raises(ValueError, match="unknown filter column 'Kay'"):
         load_results(st, Kay=2)
 

@@ -32,7 +32,7 @@ import torch
 from ..validation import choice
 from .normalizers import NORMALIZATIONS, UnitGaussianNormalizer, make_normalizer
 
-__all__ = ["PDEDataset", "GRIDS", "as_channel_first", "dataset_from_arrays"]
+__all__ = ["PDEDataset", "GRIDS", "as_channel_first", "dataset_from_arrays", "check_values"]
 
 #: the data grid conventions (the same names as :data:`mufno_lite.fno.GRID_CONVENTIONS`)
 GRIDS = ("periodic", "endpoint")
@@ -109,18 +109,50 @@ class PDEDataset:
 
 
 
-def _to_tensor(a, name: str) -> torch.Tensor:
+def check_values(a, name: str, *, min_ndim: int = 2):
+    """Refuse (``ValueError`` naming ``name``) an array that is not one of real numbers with a sample
+    axis and a spatial axis, or that holds NaN or ±inf (also where a float64 value exceeds float32's
+    range, which the cast to float32 would turn into inf).  Returns ``a`` as a tensor or a numpy array.
+
+    The one check of own data: :func:`dataset_from_arrays` (``from_arrays``), the file readers
+    (``name`` then says which file) and the registered loaders all go through it."""
     if isinstance(a, torch.Tensor):
-        t = a.detach().cpu()
+        t = a.detach()
+        if t.is_complex():
+            raise ValueError(f"{name} is complex ({t.dtype}); give real arrays (e.g. real and imaginary parts as "
+                             "channels)")
+        if t.is_sparse or t.layout != torch.strided:
+            raise ValueError(f"{name} is a sparse tensor ({t.layout}); save it dense")
+        shape, finite = tuple(t.shape), (lambda: torch.isfinite(t.to(torch.float32)) if t.is_floating_point()
+                                         else torch.ones((), dtype=torch.bool))
     else:
-        arr = np.asarray(a)
-        if arr.dtype == object or arr.dtype.kind in "USV":
-            raise ValueError(f"{name} must hold numbers; got an array of dtype {arr.dtype}")
-        t = torch.from_numpy(np.ascontiguousarray(arr))
-    if t.is_complex():
-        raise ValueError(f"{name} is complex ({t.dtype}); give real arrays (e.g. real and imaginary parts as channels)")
-    if t.ndim < 2:
-        raise ValueError(f"{name} must have a sample axis and at least one spatial axis; got shape {tuple(t.shape)}")
+        if type(a).__module__.startswith("scipy.sparse"):
+            raise ValueError(f"{name} is a scipy sparse matrix ({type(a).__name__}); save it dense")
+        a = np.asarray(a)
+        if a.dtype == object or a.dtype.kind in "USVMm":
+            raise ValueError(f"{name} must hold numbers; got an array of dtype {a.dtype}")
+        if a.dtype.kind == "c":
+            raise ValueError(f"{name} is complex ({a.dtype}); give real arrays (e.g. real and imaginary parts as "
+                             "channels)")
+        shape = a.shape
+        finite = (lambda: torch.from_numpy(np.isfinite(a.astype(np.float32, copy=False)))) if a.dtype.kind == "f" \
+            else (lambda: torch.ones((), dtype=torch.bool))
+    if len(shape) < min_ndim:
+        raise ValueError(f"{name} must have a sample axis and at least one spatial axis; got "
+                         f"{'a scalar' if not shape else f'shape {shape}'}")
+    with np.errstate(over="ignore", invalid="ignore"):
+        ok = finite()
+    if not bool(ok.all()):
+        bad = int((~ok).sum())
+        first = tuple(int(i) for i in np.unravel_index(int(torch.argmin(ok.reshape(-1).to(torch.uint8))), shape))
+        raise ValueError(f"{name} holds {bad} value(s) that are NaN or infinite (or beyond float32's range), the "
+                         f"first at index {first}: clean or drop those samples before training")
+    return a
+
+
+def _to_tensor(a, name: str) -> torch.Tensor:
+    a = check_values(a, name)
+    t = a.detach().cpu() if isinstance(a, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(a))
     return t.to(torch.float32)
 
 
@@ -185,6 +217,11 @@ def dataset_from_arrays(x_train, y_train, x_test, y_test, *, normalize: str = "c
     if normalize == "pointwise" and xte.shape[2:] != xtr.shape[2:]:
         raise ValueError(f"normalize='pointwise' needs the test split on the training grid {tuple(xtr.shape[2:])}; "
                          f"got {tuple(xte.shape[2:])} (use normalize='channel')")
+    if grid == "endpoint":
+        for t, split in ((xtr, "x_train"), (xte, "x_test")):
+            if min(t.shape[2:]) < 2:
+                raise ValueError(f"grid='endpoint' places n points at i/(n-1), so every axis needs at least 2; "
+                                 f"{split} is on the grid {tuple(t.shape[2:])}")
     dev = torch.device(device)
     xtr, ytr, xte, yte = (t.to(dev) for t in (xtr, ytr, xte, yte))
     spatial = tuple(int(n) for n in xtr.shape[2:])

@@ -3,7 +3,8 @@
 * Location: ``cache_dir`` argument, else ``$MUFNO_CACHE_DIR``, else
   ``~/.cache/mufno_lite/data``; ``cache_dir=False`` disables caching.
 * Key: SHA-256 of the canonical JSON of the full generation config (which
-  includes :data:`SOLVER_VERSION`), file ``<pde>-<key[:24]>.npz``.
+  includes :data:`SOLVER_VERSION`, and ``generated_on`` for data generated off the CPU:
+  :func:`mufno_lite.data.dataset.cache_config`), file ``<pde>-<key[:24]>.npz``.
 * Format: a plain ``.npz`` of numeric arrays plus ``__config__`` (UTF-8 JSON
   bytes as ``uint8``) and ``__sha256__`` (hex digest of every array's name, dtype,
   shape and bytes). Loading uses ``allow_pickle=False``: object arrays are refused.

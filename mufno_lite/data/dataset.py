@@ -36,7 +36,7 @@ from .navier_stokes import ns_forcing, ns_initial_condition, solve_navier_stokes
 from .normalizers import make_normalizer
 from .params import DEFAULTS, MIN_RESOLUTION, _check_pde, check_generated, check_resolution, resolve_params
 
-__all__ = ["load_dataset", "make_config", "generate_split", "check_resolution_for_modes", "dataset_meta"]
+__all__ = ["load_dataset", "cache_config", "make_config", "generate_split", "check_resolution_for_modes", "dataset_meta"]
 
 _SALT = {"burgers": 100, "darcy": 200, "navier_stokes": 300}
 _SPLIT = {"train": 1, "test": 2}
@@ -48,10 +48,9 @@ _DEFAULTS = DEFAULTS  # every PDE's parameters and checks: data/params.py
 # config
 # ----------------------------------------------------------------------------
 def _check_resolution(resolution, pde: Optional[str] = None) -> int:
-    integer("resolution", resolution, lo=MIN_RESOLUTION)
-    if pde is not None:
-        check_resolution(pde, resolution)
-    return int(resolution)
+    if pde is not None:  # the bounds of params.resolution_bounds, in one message
+        return check_resolution(pde, resolution)
+    return integer("resolution", resolution, lo=MIN_RESOLUTION)
 
 
 def make_config(pde: str, resolution: int, **pde_params) -> dict:
@@ -201,6 +200,14 @@ def _finish(arrays: Dict[str, np.ndarray], config: dict, meta: dict, device, nor
                       make_normalizer(normalize, t["x_train"]), make_normalizer(normalize, t["y_train"]), meta)
 
 
+def cache_config(config: dict, device) -> dict:
+    """The config a generated data set is cached under: ``config`` itself when it is generated on a
+    CPU (so existing caches stay valid), with ``generated_on`` (the device type) otherwise: a GPU's
+    FFTs and solves differ from the CPU's in the last bits, so its arrays are another data set."""
+    kind = torch.device(device).type
+    return config if kind == "cpu" else {**config, "generated_on": kind}
+
+
 def load_dataset(pde: str, *, resolution: Optional[int] = None, n_train: int, n_test: int, seed: int = 0,
                  cache_dir=None, device="cpu", progress: Optional[bool] = None,
                  files: Optional[Sequence[str]] = None, normalize: str = "pointwise", **pde_params) -> PDEDataset:
@@ -273,7 +280,7 @@ def load_dataset(pde: str, *, resolution: Optional[int] = None, n_train: int, n_
         check_generated(pde, config, out)  # finite, before it is cached or returned
         return out
 
-    arrays = cached_arrays(resolve_cache_dir(cache_dir), pde, config, generate)
+    arrays = cached_arrays(resolve_cache_dir(cache_dir), pde, cache_config(config, device), generate)
     return _finish(arrays, config, dataset_meta(config), device, normalize)
 
 
@@ -314,7 +321,7 @@ def check_resolution_for_modes(pde: str, resolution: int, modes, n_t: Optional[i
         Number of frames (Navier--Stokes time axis).
     """
     _check_pde(pde)
-    s = _check_resolution(resolution)
+    s = _check_resolution(resolution, pde)
     dims = {"burgers": 1, "darcy": 2, "navier_stokes": 3 if n_t is not None else 2}[pde]
     ks = (modes,) * dims if isinstance(modes, (int, np.integer)) else tuple(modes)
     if len(ks) < dims - (1 if pde == "navier_stokes" else 0) or len(ks) > dims:

@@ -32,7 +32,8 @@ import numpy as np
 import torch
 
 from ..validation import positive
-from .arrays import PDEDataset
+from .arrays import PDEDataset, check_values
+from .files import _check_npy, _reading
 from .normalizers import UnitGaussianNormalizer
 from .params import _check_pde
 
@@ -56,12 +57,11 @@ def read_mat(path: Union[str, Path], keys: Sequence[str]) -> Dict[str, np.ndarra
     dict of str to numpy.ndarray
         Arrays in MATLAB's logical (row-major as written by ``scipy.io.savemat``) order.
     """
-    import scipy.io
+    from .files import read_mat_v5
 
     path = Path(path)
-    try:
-        data = scipy.io.loadmat(str(path), variable_names=list(keys))
-    except NotImplementedError:  # MATLAB v7.3 = HDF5
+    data = read_mat_v5(path, variable_names=list(keys))
+    if data is None:  # MATLAB v7.3 = HDF5
         try:
             import h5py
         except ImportError as exc:
@@ -79,7 +79,7 @@ def read_mat(path: Union[str, Path], keys: Sequence[str]) -> Dict[str, np.ndarra
     if missing:
         found = sorted(k for k in data if not k.startswith("__"))
         raise KeyError(f"{path} lacks variable(s) {missing}; found {found}")
-    return {k: np.asarray(data[k]) for k in keys}
+    return {k: np.asarray(check_values(data[k], f"variable {k!r} of {str(path)!r}")) for k in keys}
 
 
 def _split(arrs_per_file, n_train, n_test, names):
@@ -129,7 +129,9 @@ def _from_npy(paths, names, resolution, n_train, n_test, n_t, length, t_final, n
     ``resolution`` with ``n_t`` frames (``meta`` completed with the grid and the times)."""
     parts = []
     for p in paths:
-        arr = np.load(p, mmap_mode="r", allow_pickle=False)
+        with _reading(p, "numpy.load"):
+            _check_npy(p)
+            arr = np.load(p, mmap_mode="r", allow_pickle=False)
         if arr.ndim != 4 or arr.shape[-1] != arr.shape[-2]:
             raise ValueError(f"{p} has shape {arr.shape}; expected (N, T+1, S, S) vorticity")
         parts.append(arr)
@@ -202,6 +204,8 @@ def load_classic(pde: str, files: Union[str, Path, Sequence[Union[str, Path]]], 
         xtr, ytr, xte, yte = _from_mat(pde, paths, names, resolution, n_train, n_test, meta)
     else:
         n_t, (xtr, ytr, xte, yte) = _from_npy(paths, names, resolution, n_train, n_test, n_t, length, t_final, nu, meta)
+        for z, split in zip((xtr, ytr, xte, yte), ("x_train", "y_train", "x_test", "y_test")):
+            check_values(z, f"{split} (vorticity) of {', '.join(repr(n) for n in names)}")
     t = [torch.from_numpy(np.ascontiguousarray(z, dtype=np.float32)).to(device) for z in (xtr, ytr, xte, yte)]
     config = {"pde": pde, "source": "classic", "files": names, "resolution": int(t[0].shape[-1] if pde != "navier_stokes"
                                                                                  else t[0].shape[-2]),

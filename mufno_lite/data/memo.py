@@ -32,6 +32,23 @@ def _import_factory(spec: str) -> Callable:
         raise ValueError(f"dataset_factory={spec!r} cannot be imported ({e}); expected 'package.module:function'") from e
 
 
+def check_factory_signature(factory: Callable, params: Mapping | None = None, *, name: str = "dataset_factory") -> None:
+    """Raise ``ValueError`` unless ``factory`` accepts the call :func:`load_dataset_cached` makes:
+    ``factory(pde, resolution=, n_train=, n_test=, seed=, cache_dir=, device=, **params)``."""
+    import inspect
+
+    try:
+        sig = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return  # no signature to read (some builtins): checked when called
+    try:
+        sig.bind("pde", resolution=8, n_train=1, n_test=1, seed=0, cache_dir=None, device="cpu", **dict(params or {}))
+    except TypeError as exc:
+        raise ValueError(f"{name} {getattr(factory, '__qualname__', factory)!s} cannot be called as factory(pde, *, "
+                         f"resolution, n_train, n_test, seed, cache_dir, device, **data.params"
+                         f"{' = ' + str(sorted(params)) if params else ''}) (load_dataset's signature): {exc}") from None
+
+
 def _default_factory() -> Callable:
     from .dataset import load_dataset
 

@@ -39,12 +39,15 @@ from ..validation import ConfigError, boolean, choice, fail, integer, known_keys
 from .navier_stokes import FORCINGS
 
 __all__ = ["PDES", "PARAMS", "DEFAULTS", "resolve_params", "check_generated", "MAX_RESOLUTION", "MIN_RESOLUTION",
+           "resolution_bounds", "check_resolution",
            "MAX_BURGERS_STEPS", "BURGERS_OVERSHOOT", "burgers_step_estimate", "check_maximum_principle",
            "burgers_default_solve_resolution"]
 
 MIN_RESOLUTION = 8
 #: the largest output grid per PDE (points per axis)
 MAX_RESOLUTION = {"burgers": 1 << 18, "darcy": 2049, "navier_stokes": 2048}
+#: the grid of data that is not generated here (your own files, a dataset_factory): points per axis
+OWN_RESOLUTION = (4, 1 << 24)
 MAX_BURGERS_STEPS = 200_000
 #: relative tolerance of Burgers' maximum principle (the spectral solution may overshoot a little)
 BURGERS_OVERSHOOT = 1e-2
@@ -126,9 +129,20 @@ def _check_pde(pde: str) -> str:
 DEFAULTS: dict[str, dict[str, Any]] = {pde: {k: p.default for k, p in table.items()} for pde, table in PARAMS.items()}
 
 
-def check_resolution(pde: str, resolution) -> int:
-    """The output grid ``s``: an integer in ``[8, MAX_RESOLUTION[pde]]`` (even for Navier–Stokes)."""
-    return integer("resolution", resolution, lo=MIN_RESOLUTION, hi=MAX_RESOLUTION.get(pde, max(MAX_RESOLUTION.values())))
+def resolution_bounds(pde: str, *, generated: bool = True) -> tuple[int, int]:
+    """``(lo, hi)``, the allowed grid sizes (points per axis): ``[MIN_RESOLUTION, MAX_RESOLUTION[pde]]``
+    for data generated here, :data:`OWN_RESOLUTION` otherwise.  The one definition every resolution
+    check and its message use."""
+    if not generated:
+        return OWN_RESOLUTION
+    return MIN_RESOLUTION, MAX_RESOLUTION.get(pde, max(MAX_RESOLUTION.values()))
+
+
+def check_resolution(pde: str, resolution, *, key: str = "resolution", generated: bool = True,
+                     from_float: bool = False) -> int:
+    """The output grid ``s``: an integer in :func:`resolution_bounds` (even for Navier–Stokes)."""
+    lo, hi = resolution_bounds(pde, generated=generated)
+    return integer(key, resolution, lo=lo, hi=hi, from_float=from_float)
 
 
 def burgers_step_estimate(p: Mapping) -> int:
@@ -143,10 +157,23 @@ def burgers_step_estimate(p: Mapping) -> int:
     lam = float(p["ic_sigma"]) ** 2 * (4 * math.pi ** 2 * k ** 2 + float(p["ic_tau"]) ** 2) ** (-float(p["ic_alpha"]))
     if p["ic_zero_mean"]:
         lam[0] = 0.0
+    return _burgers_steps(p)[0]
+
+
+def _burgers_steps(p: Mapping) -> tuple[int, str]:
+    """``(steps, limit)``: :func:`burgers_step_estimate` and which bound sets the time step,
+    ``"dt_max"`` or ``"cfl"`` (a subnormal ``dt_max`` gives a huge count, never an overflow)."""
+    n = int(p["solve_resolution"])
+    k = np.fft.fftfreq(n, d=1.0 / n)
+    lam = float(p["ic_sigma"]) ** 2 * (4 * math.pi ** 2 * k ** 2 + float(p["ic_tau"]) ** 2) ** (-float(p["ic_alpha"]))
+    if p["ic_zero_mean"]:
+        lam[0] = 0.0
     U = 6.0 * math.sqrt(float(lam.sum()))
     k_eff = min(math.pi * n * 2.0 / 3.0, U / float(p["nu"]))
-    dt = float(p["dt_max"]) if U * k_eff == 0 else min(float(p["dt_max"]), float(p["cfl"]) / (U * k_eff))
-    return max(1, math.ceil(float(p["t_final"]) / dt))
+    dt_cfl = math.inf if U * k_eff == 0 else float(p["cfl"]) / (U * k_eff)
+    dt, limit = (float(p["dt_max"]), "dt_max") if float(p["dt_max"]) <= dt_cfl else (dt_cfl, "cfl")
+    ratio = float(p["t_final"]) / dt if dt > 0 else math.inf
+    return max(1, math.ceil(min(ratio, 1e18))), limit
 
 
 def burgers_default_solve_resolution(resolution: int, nu: float) -> int:
@@ -189,12 +216,16 @@ def resolve_params(pde: str, resolution: int, params: Mapping) -> dict:
         sr = p["solve_resolution"]
         if sr % s or sr > MAX_RESOLUTION["burgers"]:
             raise fail("solve_resolution", sr, f"a multiple of resolution={s} up to {MAX_RESOLUTION['burgers']}")
-        steps = burgers_step_estimate(p)
+        steps, limit = _burgers_steps(p)
         if steps > MAX_BURGERS_STEPS:
-            shown = {k: p[k] for k in ("nu", "t_final", "ic_tau", "ic_alpha", "cfl", "dt_max")}
-            raise fail("ic_sigma", p["ic_sigma"],
+            # the parameter that sets the step: a small dt_max, a small cfl you gave, else the data's size
+            key = limit if limit == "dt_max" or "cfl" in params else "ic_sigma"
+            shown = {k: p[k] for k in ("nu", "t_final", "ic_sigma", "ic_tau", "ic_alpha", "cfl", "dt_max") if k != key}
+            fix = {"dt_max": "raise dt_max or lower t_final", "cfl": "raise cfl or lower t_final",
+                   "ic_sigma": "lower ic_sigma or t_final, or raise nu"}[key]
+            raise fail(key, p[key],
                        f"a value for which the Burgers solver takes at most {MAX_BURGERS_STEPS} time steps (about "
-                       f"{steps} with {short(shown, 200)}; lower ic_sigma or t_final, or raise nu)")
+                       f"{steps} with {short(shown, 200)}; {fix})")
     elif pde == "darcy":
         if p["solve_resolution"] is None:
             p["solve_resolution"] = s

@@ -160,16 +160,28 @@ def load_registered(pde: str, files: Mapping, *, n_train: int, n_test: int, reso
         spec = PDESpec(pde, int(d), default_loader)
     elif d is not None and int(d) != spec.d:
         raise ValueError(f"pde {pde!r} is registered with d={spec.d}; got d={d}")
-    out = spec.loader(dict(files), n_train=n_train, n_test=n_test, resolution=resolution, seed=seed,
-                      **dict(params or {}))
+    try:
+        out = spec.loader(dict(files), n_train=n_train, n_test=n_test, resolution=resolution, seed=seed,
+                          **dict(params or {}))
+    except (KeyboardInterrupt, SystemExit, MemoryError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - the user's loader: one line naming it, the cause chained
+        text = " ".join(str(exc).split())[:300]
+        raise ValueError(f"the loader of pde {pde!r} ({spec.loader_name}) raised {type(exc).__name__}"
+                         f"{': ' + text if text else ''}") from exc
     if isinstance(out, PDEDataset):
         out = (out.x_train, out.y_train, out.x_test, out.y_test)
     if isinstance(out, Mapping):
+        missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in out]
+        if missing:
+            raise ValueError(f"the loader of pde {pde!r} returned a mapping without {missing}; it must hold "
+                             "x_train, y_train, x_test and y_test")
         out = tuple(out[k] for k in ("x_train", "y_train", "x_test", "y_test"))
     if not isinstance(out, (tuple, list)) or len(out) != 4:
         raise ValueError(f"the loader of pde {pde!r} must return (x_train, y_train, x_test, y_test); "
                          f"got {type(out).__name__}")
-    arrs = [as_channel_first(a, spec.d, name=n) for a, n in zip(out, ("x_train", "y_train", "x_test", "y_test"))]
+    arrs = [as_channel_first(a, spec.d, name=f"{n} (from the loader of pde {pde!r})")
+            for a, n in zip(out, ("x_train", "y_train", "x_test", "y_test"))]
     for i, (n, name) in enumerate(((n_train, "train"), (n_test, "test"))):
         have = int(arrs[2 * i].shape[0])
         if have < n:

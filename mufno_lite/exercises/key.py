@@ -156,13 +156,12 @@ def build_key(solutions: dict, exercises: dict, old: dict | None = None) -> dict
     return key
 
 
-def write_key(solutions: dict | None = None, *, write: bool = True) -> tuple[int, bool]:
-    """Rebuild the key from the teacher's solutions; returns (answers, whether it changed).
+def write_key(exercises: dict, solutions: dict | None = None, *, write: bool = True) -> tuple[int, bool]:
+    """Rebuild the key of ``exercises`` (:data:`mufno_lite.exercises.EXERCISES`, passed in so that this module
+    stays below the registry) from the teacher's solutions; returns (answers, whether it changed).
     ``write=False`` only compares (``teacher/make_key.py --check``)."""
-    from . import EXERCISES
-
     old = json.loads(KEY_FILE.read_text(encoding="utf-8")) if KEY_FILE.exists() else {}
-    new = build_key(teacher_solutions() if solutions is None else solutions, EXERCISES, old)
+    new = build_key(teacher_solutions() if solutions is None else solutions, exercises, old)
     if write and new != old:
         KEY_FILE.write_text(json.dumps(new, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         _key.cache_clear()

@@ -310,7 +310,22 @@ class FNO(nn.Module):
         mesh = torch.meshgrid(*axes, indexing="ij")
         return torch.stack(mesh, dim=0)  # (d, *spatial)
 
+    def _check_input(self, x) -> None:
+        """Refuse, by name, what the layers would fail on with torch internals: not a tensor, not a
+        real floating tensor of the model's dtype, an empty batch."""
+        if not isinstance(x, torch.Tensor):
+            raise ValueError(f"FNO input must be a torch.Tensor; got a {type(x).__name__} (convert it with "
+                             "torch.as_tensor(x, dtype=torch.float32))")
+        dtype = next(self.parameters()).dtype
+        if x.dtype != dtype:
+            raise ValueError(f"FNO input must be a {dtype} tensor like the model's weights; got dtype {x.dtype} "
+                             f"(convert it with x.to({dtype}))")
+        if x.numel() == 0:
+            raise ValueError(f"FNO input is empty (shape {tuple(x.shape)}): give at least one sample and "
+                             "one grid point per axis")
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._check_input(x)
         cfg = self.config
         pop = self.members is not None
         nd = x.dim()

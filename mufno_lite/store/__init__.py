@@ -25,9 +25,10 @@ Conventions and decisions
   ``sweep_run_ids``, ``sweep_config``, ``count``, ``integrity_check``) and :func:`load_results` open
   the file read-only (an SQLite ``file:…?mode=ro`` URI): they never create a file or a folder,
   never change the journal mode and never create the schema.  Decision: to the library a missing
-  store (or an empty SQLite file) holds no runs — ``load_results`` returns an empty table,
-  ``statuses`` an empty dict — while the CLI's read commands (``status``, ``export``, ``summary``)
-  refuse a missing store with a one-line error.  (Reading a WAL store may leave SQLite's own
+  store (or an empty SQLite file) holds no runs — ``statuses`` returns an empty dict — but
+  :func:`load_results` refuses a missing store and an unknown ``sweep`` by name, as the CLI's read
+  commands (``status``, ``export``, ``summary``) do (one check, :func:`require_source`; a silent
+  empty table hid typos), unless asked ``missing_ok=True`` (a sweep planned but not run yet).  (Reading a WAL store may leave SQLite's own
   ``-wal``/``-shm`` side files next to it, as any reader does; a store on a read-only medium is
   read with ``immutable=1``.)  Only the writers (:meth:`ResultsStore.write_rows`,
   :meth:`ResultsStore.register_sweep`, :meth:`ResultsStore.connect`) create folders, the file, the
@@ -54,13 +55,14 @@ from .rows import (
     resolve_store_path, utc_now,
 )
 from .sqlite import ResultsStore
-from .load import load_results
+from .load import load_results, require_source
 
 __all__ = [
     "DEFAULT_STORE",
     "ResultsStore",
     "resolve_store_path",
     "load_results",
+    "require_source",
     "downsample_curve",
     "utc_now",
     "STATUSES",

@@ -59,12 +59,15 @@ COLUMNS: list[tuple[str, str]] = [
     ("torch_version", "TEXT"),
     ("mufno_lite_version", "TEXT"),
     ("python_version", "TEXT"),
+    ("execution", "TEXT"),
     ("created_at", "TEXT"),
     ("error", "TEXT"),
     ("config", "TEXT NOT NULL"),
 ]
 COLUMN_NAMES = [c for c, _ in COLUMNS]
-JSON_COLUMNS = ("train_curve", "test_curve", "config")
+JSON_COLUMNS = ("train_curve", "test_curve", "config", "execution")
+#: Columns added after the first schema: a writer adds them to an older store's table (``ALTER TABLE``).
+ADDED_COLUMNS = ("execution",)
 INDEXED = ("pde", "K", "parametrization", "lr", "status", "seed", "batch_size", "resolution")
 
 

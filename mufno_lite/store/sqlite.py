@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import time
 from contextlib import contextmanager
 from typing import Iterable, Mapping, Sequence
 from urllib.parse import quote
 
+from ..outdir import special_file_kind
+from .locks import wait_unlocked
 from .rows import (
-    COLUMNS, COLUMN_NAMES, INDEXED, JSON_COLUMNS, STATUSES, STORE_SCHEMA_VERSION, StoreError, _finite_or_none, _json_text, _one_line, _short, check_row_values, check_sweep_name, downsample_curve, resolve_store_path, utc_now,
+    ADDED_COLUMNS, COLUMNS, COLUMN_NAMES, INDEXED, JSON_COLUMNS, STATUSES, STORE_SCHEMA_VERSION, StoreError, _finite_or_none, _json_text, _one_line, _short, check_row_values, check_sweep_name, downsample_curve, resolve_store_path, utc_now,
 )
 
 
@@ -40,8 +41,24 @@ class ResultsStore:
         return StoreError(f"results store {str(self.path)!r}: {_one_line(what)}")
 
     def _check_path(self) -> None:
-        if str(self.path) != ":memory:" and self.path.is_dir():
+        """Refuse a folder and anything but a regular file (a device, a FIFO, a socket), also behind a
+        symbolic link: SQLite would write its journal beside it (``/dev/null-journal``)."""
+        if str(self.path) == ":memory:":
+            return
+        if self.path.is_dir():
             raise self._fail("is a directory; --store needs a file path such as results/results.sqlite")
+        if self.path.is_symlink() and not self.path.exists():
+            raise self._fail(f"is a symbolic link to {os.readlink(self.path)!r}, which does not exist; give the "
+                             "store file itself")
+        kind = special_file_kind(self.path)
+        if kind is not None:
+            via = f" (through the link to {os.path.realpath(self.path)!r})" if self.path.is_symlink() else ""
+            raise self._fail(f"is a {kind}{via}, not a regular file; --store needs a file path such as "
+                             "results/results.sqlite")
+
+    def _wait(self, con: sqlite3.Connection, statement):
+        """``statement()``, waiting (announced, bounded by ``timeout_s``) while another process holds the lock."""
+        return wait_unlocked(con, statement, path=self.path, timeout_s=self.timeout_s, fail=self._fail)
 
     def _check_kind(self, con: sqlite3.Connection, *, writing: bool) -> bool:
         """Whether the file holds a results store (False: an empty SQLite file); refuses a foreign
@@ -94,7 +111,7 @@ class ResultsStore:
             try:
                 con.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}")
                 if not self._initialised:
-                    self._check_kind(con, writing=True)
+                    self._wait(con, lambda: self._check_kind(con, writing=True))
                     self._init_schema(con)
                     self._initialised = True
                 yield con
@@ -117,7 +134,7 @@ class ResultsStore:
             uri = "file:" + quote(str(self.path.resolve())) + "?mode=ro"
             try:
                 con = sqlite3.connect(uri, uri=True, timeout=self.timeout_s, isolation_level=None)
-                con.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+                self._wait(con, lambda: con.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall())
             except sqlite3.OperationalError:
                 if os.access(self.path.parent, os.W_OK):
                     raise
@@ -136,7 +153,7 @@ class ResultsStore:
     def transaction(self):
         """A connection inside ``BEGIN IMMEDIATE … COMMIT`` (rolled back on error)."""
         with self.connect() as con:
-            _begin_immediate(con, self.timeout_s)
+            self._wait(con, lambda: con.execute("BEGIN IMMEDIATE"))
             try:
                 yield con
             except BaseException:
@@ -151,14 +168,18 @@ class ResultsStore:
         return self
 
     def _init_schema(self, con: sqlite3.Connection) -> None:
-        mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        mode = self._wait(con, lambda: con.execute("PRAGMA journal_mode = WAL").fetchone()[0])
         if str(mode).lower() != "wal" and str(self.path) != ":memory:":
             raise self._fail(f"could not switch to WAL mode (got journal_mode={mode})")
         con.execute("PRAGMA synchronous = NORMAL")
         cols = ",\n  ".join(f"{n} {t}" for n, t in COLUMNS)
-        _begin_immediate(con, self.timeout_s)
+        self._wait(con, lambda: con.execute("BEGIN IMMEDIATE"))
         try:
             con.execute(f"CREATE TABLE IF NOT EXISTS runs (\n  {cols}\n)")
+            have = {r[1] for r in con.execute("PRAGMA table_info(runs)")}
+            for n, t in COLUMNS:  # a store written before a column was added (nullable, no default)
+                if n in ADDED_COLUMNS and n not in have:
+                    con.execute(f"ALTER TABLE runs ADD COLUMN {n} {t}")
             for c in INDEXED:
                 con.execute(f"CREATE INDEX IF NOT EXISTS idx_runs_{c} ON runs({c})")
             con.execute(
@@ -280,7 +301,13 @@ class ResultsStore:
         """The config a sweep was last run with (as ``SweepConfig.to_dict`` wrote it), or None."""
         with self.read() as con:
             row = None if con is None else con.execute("SELECT config FROM sweeps WHERE name = ?", (sweep,)).fetchone()
-        return json.loads(row[0]) if row and row[0] else None
+        if not row or not row[0]:
+            return None
+        try:
+            return json.loads(row[0])
+        except ValueError as e:
+            raise self._fail(f"sweep {sweep[:80]!r} has a stored config that is not valid JSON ({e}); the row in "
+                             "table sweeps is damaged: run the sweep again with --replace to rewrite it") from None
 
     def sweep_run_ids(self, sweep: str) -> list[str]:
         with self.read() as con:
@@ -298,16 +325,3 @@ class ResultsStore:
             if con is None:
                 raise self._fail("does not exist (no results store to check)")
             return con.execute("PRAGMA integrity_check").fetchone()[0]
-
-
-def _begin_immediate(con: sqlite3.Connection, timeout_s: float) -> None:
-    # busy_timeout covers BEGIN IMMEDIATE too; the loop is a guard for WAL-recovery races.
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            con.execute("BEGIN IMMEDIATE")
-            return
-        except sqlite3.OperationalError as e:
-            if "locked" not in str(e) and "busy" not in str(e) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)

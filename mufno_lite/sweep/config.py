@@ -57,6 +57,7 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from ..device import DEVICES
+from ..data.params import check_resolution
 from ..fno import FNOConfig, max_modes
 from ..train.config import OPTIONAL_TRAIN_FIELDS
 from ..fno.network import padding_points
@@ -142,7 +143,7 @@ class SweepConfig:
         spatial = [data["resolution"]] * (d if n_t is None else d - 1) + ([n_t] if n_t is not None else [])
         _sizes(pde=pde, data=data, model=model, K=K, batch_sizes=batch_sizes, n_runs=n_runs, spatial=spatial)
         if factory is not None:
-            _factory(factory)  # importable and callable here, or refused before anything runs
+            _factory(factory, data["params"])  # importable, callable as it will be called, or refused now
         cache_dir = raw.get("cache_dir")
         if cache_dir is not None:
             cache_dir = string("cache_dir", str(cache_dir))
@@ -184,8 +185,8 @@ class SweepConfig:
         params_raw = mapping("data.params", data_raw.get("params", {}) or {})
         _plain("data.params", params_raw)
         data = {
-            "resolution": integer("data.resolution", data_raw["resolution"], lo=8 if generated else 4, hi=1 << 24,
-                                  from_float=True),
+            "resolution": check_resolution(pde, data_raw["resolution"], key="data.resolution", generated=generated,
+                                           from_float=True),
             "n_train": integer("data.n_train", data_raw["n_train"], lo=1, hi=LIMITS["data.n"], from_float=True),
             "n_test": integer("data.n_test", data_raw["n_test"], lo=1, hi=LIMITS["data.n"], from_float=True),
             "seed": integer("data.seed", data_raw.get("seed", 0), lo=0, hi=LIMITS["seed"], from_float=True),

@@ -231,7 +231,7 @@ def sweep_results(config: SweepConfig, store: ResultsStore | str | os.PathLike |
 
     st = store if isinstance(store, ResultsStore) else ResultsStore(store)
     ids = {r.run_id for r in config.expand()}
-    df = load_results(st, sweep=config.name)
+    df = load_results(st, sweep=config.name, missing_ok=True)  # a sweep not run yet: no rows
     return df[df["run_id"].isin(ids)].reset_index(drop=True)
 
 
@@ -397,6 +397,10 @@ def run_sweep(
     log = (lambda msg: print(msg, file=sys.stdout, flush=True)) if verbose else (lambda msg: None)
     warn = (lambda msg: print(msg, file=sys.stderr, flush=True)) if verbose else (lambda msg: None)
 
+    if dataset_factory is not None:  # refused before anything runs, as a config's dataset_factory is
+        from ..data.memo import check_factory_signature
+
+        check_factory_signature(dataset_factory, config.data.get("params"))
     runs, tasks, replace, report = _plan(config, st, dev, if_changed, config_path)
     if dry_run:
         from .owndata import dry_run_check  # own data: call the loader once, check what it returns
@@ -436,6 +440,12 @@ def run_sweep(
             except TrainingInterrupted:
                 if flag.signum is None:
                     raise
+            except Exception as e:  # noqa: BLE001
+                if flag.signum is None:
+                    raise
+                # stopped by a signal while the executor failed (e.g. Ray's start-up, which a signal
+                # does not cut short): the stop is what the user asked for; the failure is said once
+                warn(f"[mufno_lite] while stopping: {' '.join(str(e).split())[:300]}")
     finally:
         shown.close()
     report.wall_time_s = time.perf_counter() - t0

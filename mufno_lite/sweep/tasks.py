@@ -18,7 +18,7 @@ import traceback
 from typing import Callable, Mapping, Sequence
 
 from ..data.memo import load_dataset_cached
-from ..device import resolve_device
+from ..device import configure_numerics, resolve_device
 from ..fno import FNOConfig
 from ..parametrization import Parametrization
 from ..store import utc_now
@@ -136,6 +136,7 @@ def run_population_task(
         # resolved where the task runs (a Ray worker may have a GPU the driver lacks)
         task = {**task, "device": resolve_device(task.get("device"))}
     try:
+        configure_numerics(task["device"])  # before the data (a GPU generates it): the cuBLAS setting acts only then
         if trainer is None:
             from ..train import train_population as trainer
         ds = load_dataset_cached(task, dataset_factory)
@@ -168,7 +169,7 @@ def run_population_task(
             train_curve=_get(res, "train_curve"), test_curve=_get(res, "test_curve"),
             diverged_at_step=_get(res, "diverged_at_step"), wall_time_s=_get(res, "wall_time_s"),
             population_wall_time_s=_get(res, "population_wall_time_s"), flops=_get(res, "flops"),
-            n_params=_get(res, "n_params"), created_at=now,
+            n_params=_get(res, "n_params"), execution=_get(res, "execution"), created_at=now,
             error=None if status in ("done", "diverged") else f"trainer returned status={status!r}",
         )
         rows.append(row)

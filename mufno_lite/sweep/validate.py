@@ -237,10 +237,12 @@ def _data_params(pde: str, resolution: int, params: Mapping) -> None:
         raise e.with_key_prefix("data" if e.key == "resolution" else "data.params") from None
 
 
-def _factory(spec: str) -> None:
-    """``dataset_factory``: ``'package.module:function'`` that imports and is callable (imported now,
-    as the run would)."""
+def _factory(spec: str, params: Mapping | None = None) -> None:
+    """``dataset_factory``: ``'package.module:function'`` that imports, is callable and accepts the
+    call it will get (imported now, as the run would; its signature bound to that call)."""
     import importlib
+
+    from ..data.memo import check_factory_signature
 
     mod, _, fn = spec.partition(":")
     if not mod or not fn:
@@ -252,6 +254,10 @@ def _factory(spec: str) -> None:
         raise fail("dataset_factory", spec, f"'package.module:function' that can be imported ({reason})") from None
     if not callable(obj):
         raise fail("dataset_factory", spec, f"a callable (got a {type(obj).__name__})")
+    try:
+        check_factory_signature(obj, params)
+    except ValueError as e:
+        raise fail("dataset_factory", spec, f"a function with load_dataset's signature ({e})") from None
 
 
 def _member_bytes(model: Mapping, K: int, spatial: Iterable[int], batch_size: int) -> int:

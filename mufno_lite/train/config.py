@@ -181,6 +181,9 @@ class RunResult:
     population_wall_time_s: float
     flops: float
     n_params: int
+    #: how it ran: numerics (TF32, determinism; :func:`mufno_lite.device.configure_numerics`),
+    #: chunking and out-of-memory retries (:func:`mufno_lite.train.train_population`)
+    execution: dict | None = None
 
     def to_dict(self) -> dict:
         out = asdict(self)

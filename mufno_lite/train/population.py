@@ -9,6 +9,7 @@ from typing import Callable, Sequence
 
 import torch
 
+from ..device import configure_numerics, synchronize
 from ..fno import FNO, FNOConfig
 from ..memory import device_budget, estimate_config_memory, members_per_chunk
 from ..optim import PopulationAdam
@@ -19,6 +20,7 @@ from .common import (
     lr_factor, relative_l2,
 )
 from .config import Member, TrainConfig, TrainingInterrupted
+from .gpu import free_device_memory, is_oom, oom_event, oom_failure, oom_message, synced_progress
 
 
 def _auto_chunk(fno_config: FNOConfig, spatial, batch_size: int, M: int, device) -> int:
@@ -44,9 +46,20 @@ def _memory_chunk(fno_config: FNOConfig, data: "_Data", train: TrainConfig, M: i
             fno_config, data.spatial, train.batch_size, g, dtype=dtype, n_train=n_train, n_test=n_test,
             normalize_x=train.normalize_x, eval_batch=train.eval_batch_size, data_on_device=on_device).total
 
-    where = (f"FNO d={fno_config.d} K={fno_config.K} width={fno_config.width} n_layers={fno_config.n_layers}, "
-             f"grid {'x'.join(map(str, data.spatial))}, batch {train.batch_size}, {M} members on {data.device}")
-    return members_per_chunk(estimate, budget, M, config=where)
+    return members_per_chunk(estimate, budget, M, config=_describe(fno_config, data, train, M))
+
+
+def _describe(fno_config: FNOConfig, data: "_Data", train: TrainConfig, M: int) -> str:
+    """The architecture and sizes, as error messages name them."""
+    return (f"FNO d={fno_config.d} K={fno_config.K} width={fno_config.width} n_layers={fno_config.n_layers}, "
+            f"grid {'x'.join(map(str, data.spatial))}, batch {train.batch_size}, {M} members on {data.device}")
+
+
+def _one_member_bytes(fno_config: FNOConfig, data: "_Data", train: TrainConfig, dtype) -> int:
+    return estimate_config_memory(
+        fno_config, data.spatial, train.batch_size, 1, dtype=dtype, n_train=data.x_train.shape[0],
+        n_test=data.x_test.shape[0], normalize_x=train.normalize_x, eval_batch=train.eval_batch_size,
+        data_on_device=data.device.type != "cpu").total
 
 
 def _check_population_args(fno_config, train, members, member_chunk) -> list[Member]:
@@ -231,7 +244,8 @@ def train_population(fno_config: FNOConfig, parametrization, dataset, members: S
     memory_budget : float, optional
         Bytes one chunk's training step may use (:func:`mufno_lite.memory.estimate_config_memory`,
         the data set's tensors included).  Default: None on a CPU (the cache-sized rule above), on
-        CUDA :func:`mufno_lite.memory.device_budget` (80 % of the device's memory).  With a budget
+        CUDA :func:`mufno_lite.memory.device_budget` (80 % of this process's share of the device's
+        memory).  With a budget
         the chunk size comes from it (unless ``member_chunk`` is given) and, when there is more
         than one chunk, the chunks are trained **one after the other**: each is built, runs every
         step and its final evaluation, and is freed before the next is built, so one chunk's
@@ -239,7 +253,9 @@ def train_population(fno_config: FNOConfig, parametrization, dataset, members: S
         are built up front and every step runs all of them (lockstep).  Both orders give the same
         results: members share nothing but the batch order, which comes from ``train.data_seed``.
         :class:`~mufno_lite.memory.MemoryBudgetError` (naming the architecture) when even one
-        member does not fit.
+        member does not fit.  A ``torch.cuda.OutOfMemoryError`` halves the chunk and trains its
+        members again, down to one member (:mod:`mufno_lite.train.gpu`); each result's
+        ``execution`` records the numerics (TF32, determinism), the chunking and those retries.
     return_model : bool
         Also return the trained population as one ``FNO(members=M)`` (``(results, model)``); on
         the CPU when chunk-sequential training ran off the CPU (the whole population may not fit
@@ -256,6 +272,7 @@ def train_population(fno_config: FNOConfig, parametrization, dataset, members: S
     M = len(members)
     t0 = time.perf_counter()
     data = _Data(dataset, train, device, dtype, fno_config.d, fno_config)
+    numerics = configure_numerics(data.device)  # TF32 off, CUDA determinism (device.py): recorded in the rows
     n_train = data.x_train.shape[0]
     idx = batch_schedule(n_train, train.batch_size, train.steps, train.data_seed).to(data.device)
     budget = memory_budget if memory_budget is not None else (
@@ -273,7 +290,7 @@ def train_population(fno_config: FNOConfig, parametrization, dataset, members: S
     eval_chunk = _eval_chunk(train, G, fno_config.width, data.spatial, n_train)
     eval_at = _eval_steps(train)
     total = train.steps * len(rounds)
-    tick, close = _make_progress(progress, total, f"population M={M}")
+    tick, close = _make_progress(synced_progress(progress, data.device), total, f"population M={M}")
     loss_log = torch.empty(train.steps, M, dtype=torch.float64)
     alive = [True] * M
     diverged_at: list[int | None] = [None] * M
@@ -282,28 +299,67 @@ def train_population(fno_config: FNOConfig, parametrization, dataset, members: S
     final_test = [float("nan")] * M
     finished: list[_Chunk] = []
     steps_run = 0
+    oom: list[dict] = []  # the halvings after an out-of-memory error (train/gpu.py)
     try:
-        for r, group in enumerate(rounds):
-            chunks = [_build_chunk(fno_config, par, members, ids, train, dtype, data.device, data.spatial)
-                      for ids in group]
-            steps_run = max(steps_run, _run_steps(chunks, data, train, idx, eval_at, eval_chunk, alive, diverged_at,
-                                                  loss_log, test_curves, tick, should_stop, r * train.steps, total))
-            ids = [i for c in chunks for i in c.ids]
-            if any(alive[i] for i in ids):
-                tr = _evaluate_chunks(chunks, data, data.x_train, data.y_train, eval_chunk, alive)
-                te = _evaluate_chunks(chunks, data, data.x_test, data.y_test, eval_chunk, alive)
+        r = 0
+        while r < len(rounds):
+            group, chunks = rounds[r], None
+            try:
+                chunks = [_build_chunk(fno_config, par, members, ids, train, dtype, data.device, data.spatial)
+                          for ids in group]
+                done = _run_steps(chunks, data, train, idx, eval_at, eval_chunk, alive, diverged_at, loss_log,
+                                  test_curves, tick, should_stop, r * train.steps, total)
+                ids = [i for c in chunks for i in c.ids]
+                if any(alive[i] for i in ids):
+                    tr = _evaluate_chunks(chunks, data, data.x_train, data.y_train, eval_chunk, alive)
+                    te = _evaluate_chunks(chunks, data, data.x_test, data.y_test, eval_chunk, alive)
+                    for i in ids:
+                        if alive[i]:
+                            final_train[i], final_test[i] = tr[i], te[i]
+                            test_curves[i].append((train.steps, te[i]))
+            except RuntimeError as err:  # torch.cuda.OutOfMemoryError, or cuFFT/cuBLAS failing to allocate
+                if not is_oom(err):
+                    raise
+                oom_text = oom_message(err)  # leave the except block first: its traceback holds the tensors
+            else:
+                oom_text = None
+            if oom_text is not None:
+                # drop this round, free, halve the chunk size of it and of every round still to come, and
+                # train their members from step 0 (those of later rounds had not started)
+                g = max(len(ids) for ids in group)
+                ids = [i for later in rounds[r:] for ids in later for i in ids]
+                chunks = None
+                free_device_memory(data.device)
+                if g == 1:
+                    raise oom_failure(_describe(fno_config, data, train, M),
+                                      _one_member_bytes(fno_config, data, train, dtype), budget, data.device,
+                                      oom_text, oom)
+                G = g // 2
+                oom.append(oom_event(g, G, oom_text))
                 for i in ids:
-                    if alive[i]:
-                        final_train[i], final_test[i] = tr[i], te[i]
-                        test_curves[i].append((train.steps, te[i]))
+                    loss_log[:, i] = float("nan")
+                    alive[i], diverged_at[i], test_curves[i] = True, None, []
+                    final_train[i] = final_test[i] = float("nan")
+                rounds[r:] = [[[ids[j] for j in sub]] for sub in _chunk_ranges(len(ids), G)]
+                if not sequential:  # from now on one chunk at a time; finished chunks wait on the CPU
+                    sequential, keep_on = True, torch.device("cpu")
+                    finished = [_Chunk(c.ids, c.model.to(keep_on), None, []) for c in finished]
+                eval_chunk = _eval_chunk(train, G, fno_config.width, data.spatial, n_train)
+                total = train.steps * len(rounds)
+                continue
+            steps_run = max(steps_run, done)
             if return_model:
                 for c in chunks:
                     c.opt = None
                     finished.append(c if keep_on == data.device else _Chunk(c.ids, c.model.to(keep_on), None, []))
             del chunks  # one chunk's model, optimizer and gradients in memory at a time
+            r += 1
     finally:
         close()
+    synchronize(data.device)  # the wall clock below includes the device's queued work
     wall = time.perf_counter() - t0
+    execution = {**numerics, "member_chunk": G, "chunks": -(-M // G), "sequential": bool(sequential),
+                 "memory_budget": None if budget is None else float(budget), "oom_retries": oom}
     log = loss_log[:steps_run].tolist()
     results = []
     for i in range(M):
@@ -314,6 +370,7 @@ def train_population(fno_config: FNOConfig, parametrization, dataset, members: S
             diverged_at=dv, steps_done=steps_run if dv is None else dv, final_train=final_train[i],
             test=final_test[i], wall=wall / M, population_wall=wall,
         ))
+        results[-1].execution = execution
     if not return_model:
         return results
     whole = _merge_chunks(finished, fno_config, par, M, dtype, keep_on)

@@ -8,6 +8,7 @@ from typing import Callable
 
 import torch
 
+from ..device import configure_numerics, synchronize
 from ..fno import FNO
 from ..parametrization import clip_grad_elementwise_, make_optimizer
 from .common import (
@@ -15,6 +16,7 @@ from .common import (
     relative_l2,
 )
 from .config import RunResult, TrainConfig, TrainingInterrupted
+from .gpu import synced_progress
 
 
 def train_model(model: FNO, dataset, train: TrainConfig, *, device="cpu", progress=None,
@@ -43,6 +45,7 @@ def train_model(model: FNO, dataset, train: TrainConfig, *, device="cpu", progre
     model.to(device)
     dtype = _real_dtype(model)
     data = _Data(dataset, train, device, dtype, model.d, model.config)
+    numerics = configure_numerics(data.device)  # TF32 off, CUDA determinism (device.py): recorded in the result
     model.train_resolution = tuple(data.spatial)  # an int padding keeps its fraction on other grids
     idx = batch_schedule(data.x_train.shape[0], train.batch_size, train.steps, train.data_seed).to(data.device)
     opt = make_optimizer(model, train.lr, optimizer=train.optimizer, betas=train.betas, eps=train.eps,
@@ -55,7 +58,7 @@ def train_model(model: FNO, dataset, train: TrainConfig, *, device="cpu", progre
     params = list(model.parameters())
     chunk = _eval_chunk(train, 1, model.config.width, data.spatial, max(data.x_train.shape[0], 1))
     eval_at = _eval_steps(train)
-    tick, close = _make_progress(progress, train.steps, "train")
+    tick, close = _make_progress(synced_progress(progress, data.device), train.steps, "train")
     losses: list[float] = []
     test_curve: list[tuple[int, float]] = []
     diverged = None
@@ -93,7 +96,10 @@ def train_model(model: FNO, dataset, train: TrainConfig, *, device="cpu", progre
         test_curve.append((train.steps, test))
     else:
         final_train = test = float("nan")
+    synchronize(data.device)  # the wall clock includes the device's queued work
     wall = time.perf_counter() - t0
-    return _result(model.config, data, train, losses=losses, test_curve=test_curve, diverged_at=diverged,
-                   steps_done=len(losses) + (diverged is not None), final_train=final_train, test=test,
-                   wall=wall, population_wall=wall)
+    res = _result(model.config, data, train, losses=losses, test_curve=test_curve, diverged_at=diverged,
+                  steps_done=len(losses) + (diverged is not None), final_train=final_train, test=test,
+                  wall=wall, population_wall=wall)
+    res.execution = numerics
+    return res

@@ -57,9 +57,10 @@ class ResultsExplorer:
         if isinstance(source, pd.DataFrame):
             table = source.copy()
         else:
-            from ..store import ResultsStore, load_results
+            from ..store import ResultsStore, load_results, require_source
 
             self._store = source if isinstance(source, ResultsStore) else ResultsStore(source)
+            require_source(self._store, hint=" (nothing to explore: run a sweep into it first, or give a DataFrame)")
             table = load_results(self._store)
         self._check_metric(metric)
         self._check_x_name(x)

@@ -9,9 +9,9 @@ __all__ = ["default_executor"]
 def default_executor(preset: str, device: str | None):
     """All local cores for real sweeps on a CPU (one process per core, one torch thread each);
     in-process for ``smoke`` (CI) and on a GPU.  ``$MUFNO_WORKERS`` sets the process count."""
-    import os
+    from .pool import env_workers
 
-    workers = int(os.environ.get("MUFNO_WORKERS", os.cpu_count() or 1))
+    workers = env_workers()
     if preset == "smoke" or workers < 2 or (device or "cpu").startswith("cuda"):
         return None
     if device in (None, "auto"):

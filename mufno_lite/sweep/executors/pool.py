@@ -12,6 +12,9 @@ before the workers start (it lands in the on-disk cache, which the workers then 
 functions travel by name); one that cannot be pickled is refused with a ``ValueError`` before
 anything starts.  ``context.step_progress`` is not used (per-step bars are in-process only).
 
+On CUDA every worker trains on the same GPU, so each budgets 1/(workers running at once) of its
+memory (:func:`gpu_share`, passed as ``$MUFNO_DEVICE_SHARE`` to :func:`mufno_lite.memory.device_budget`).
+
 Faults (decision: like the Ray executor).  The pool knows which population each worker runs, so a
 worker that dies (SIGKILL, the OOM killer, a segfault, ``os._exit``) costs only its own population:
 that population is run again on a fresh worker, up to ``max_retries`` times (``context.on_retry``
@@ -31,14 +34,38 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 
-from ...validation import fail, positive_int
+from ...validation import fail, integer, positive_int
+
+#: the most worker processes one machine runs at once (``--workers``, ``$MUFNO_WORKERS``, ``plan``)
+MAX_WORKERS = 1024
+
+
+def check_workers(v, key: str = "workers") -> int:
+    """A number of worker processes: an integer in ``[1, MAX_WORKERS]`` (a numeric string too, as
+    ``$MUFNO_WORKERS`` gives it)."""
+    if isinstance(v, str):
+        try:
+            v = int(v.strip())
+        except ValueError:
+            raise fail(key, v, f"an integer in [1, {MAX_WORKERS}]") from None
+    return integer(key, v, lo=1, hi=MAX_WORKERS)
+
+
+def env_workers() -> int:
+    """The process count of ``$MUFNO_WORKERS`` (checked by name), else one per core."""
+    env = os.environ.get("MUFNO_WORKERS")
+    return check_workers(env, "$MUFNO_WORKERS") if env else min(os.cpu_count() or 1, MAX_WORKERS)
 
 __all__ = ["LocalPoolExecutor"]
 
 
-def _init_worker(threads: int) -> None:
+def _init_worker(threads: int, share: float | None = None) -> None:
     _die_with_parent()
     os.environ["OMP_NUM_THREADS"] = str(threads)
+    if share is not None:  # workers on one GPU: each budgets its share of the memory (memory.device_budget)
+        from ...device import DEVICE_SHARE_ENV
+
+        os.environ[DEVICE_SHARE_ENV] = repr(float(share))
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the pool
@@ -66,14 +93,14 @@ def _run(task, dataset_factory, trainer=None):
     return run_population_task(task, dataset_factory, trainer=trainer)
 
 
-def _worker_main(conn, threads: int, dataset_factory, trainer) -> None:
+def _worker_main(conn, threads: int, dataset_factory, trainer, share: float | None = None) -> None:
     """A worker: receive a task, send back ``("rows", rows)`` (or ``("interrupted", text)`` /
     ``("error", text)``); ``None`` ends it."""
     import traceback
 
     from ...train import TrainingInterrupted
 
-    _init_worker(threads)
+    _init_worker(threads, share)
     while True:
         try:
             task = conn.recv()
@@ -96,9 +123,9 @@ def _worker_main(conn, threads: int, dataset_factory, trainer) -> None:
 class _Worker:
     """One worker process, its pipe, and the task it runs (``None`` when idle)."""
 
-    def __init__(self, ctx, threads: int, dataset_factory, trainer):
+    def __init__(self, ctx, threads: int, dataset_factory, trainer, share: float | None = None):
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child, threads, dataset_factory, trainer), daemon=True,
+        self.proc = ctx.Process(target=_worker_main, args=(child, threads, dataset_factory, trainer, share), daemon=True,
                                 name="mufno-pool-worker")
         self.proc.start()
         child.close()
@@ -152,6 +179,14 @@ def _check_picklable(what: str, obj) -> None:
         ) from None
 
 
+def gpu_share(tasks, workers: int) -> float | None:
+    """Each worker's share of the GPU when the tasks train on CUDA: every worker uses the same
+    device, so 1 / (the workers that run at once); None on a CPU (the budget does not apply)."""
+    if not any(str(t.get("device", "")).startswith("cuda") for t in tasks):
+        return None
+    return 1.0 / max(1, min(workers, len(tasks)))
+
+
 def _cost(task) -> float:
     """A rough relative cost: members × steps × grid points × K^d (ordering only)."""
     import math
@@ -169,9 +204,7 @@ class LocalPoolExecutor:
     died is run again up to ``max_retries`` times, then recorded ``failed``."""
 
     def __init__(self, workers: int | None = None, threads: int = 1, max_retries: int = 2):
-        n = workers if workers is not None else (os.cpu_count() or 1)
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise fail("workers", workers, "a positive integer")
+        n = check_workers(workers if workers is not None else min(os.cpu_count() or 1, MAX_WORKERS))
         positive_int("threads", threads)
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise fail("max_retries", max_retries, "an integer >= 0")
@@ -203,8 +236,10 @@ class LocalPoolExecutor:
         attempts: dict[int, int] = {}
         workers: list[_Worker] = []
 
+        share = gpu_share(tasks, self.workers)
+
         def spawn() -> _Worker:
-            w = _Worker(ctx, self.threads, context.dataset_factory, context.trainer)
+            w = _Worker(ctx, self.threads, context.dataset_factory, context.trainer, share)
             workers.append(w)
             return w
 

@@ -30,7 +30,12 @@ Conventions and decisions
   so populations sharing a node do not oversubscribe its cores and CPU results are
   reproducible run to run.  With ``num_gpus_per_task > 0`` the task trains on ``"cuda"`` (the GPU
   Ray assigned, via ``CUDA_VISIBLE_DEVICES``) whatever device the driver resolved; the row's
-  ``device`` column says so.  A ``device=`` argument overrides this.
+  ``device`` column says so.  A ``device=`` argument overrides this.  A task on ``cuda`` must ask
+  for a GPU: Ray hides the GPUs from a task that asked for none (``CUDA_VISIBLE_DEVICES`` empty),
+  so :func:`gpus_per_task` gives a cuda sweep 1 GPU per task by default and refuses 0 in one line
+  (as :class:`RayExecutor` and the ``sweep`` command do).  A fractional ``num_gpus_per_task``
+  (several populations on one GPU) is also each task's share of the GPU's memory: the worker sets
+  ``$MUFNO_DEVICE_SHARE`` to it, so :func:`mufno_lite.memory.device_budget` budgets only that share.
 * **Failures.**  Two kinds, on purpose treated differently:
 
   - *Application errors* (an exception inside data loading or training) are caught by
@@ -95,12 +100,31 @@ def import_ray():
     return ray
 
 
-def _run_population_remote(task: Mapping, dataset_factory, trainer, threads: int, device: str | None) -> list[dict]:
-    """Body of a Ray task: pin torch's threads, then train one population (see the module docs)."""
+def gpus_per_task(device: str | None, num_gpus: float | None) -> float:
+    """GPUs each population task asks Ray for: ``num_gpus`` if given, else 1 when ``device`` is
+    CUDA and 0 otherwise (``'auto'`` resolves on the worker: with no GPU asked for, that is the CPU).
+    A CUDA device with 0 GPUs is refused (``ValueError``): Ray would hide every GPU from the task."""
+    cuda = isinstance(device, str) and device.lower().startswith("cuda")
+    if num_gpus is None:
+        return 1.0 if cuda else 0.0
+    if cuda and num_gpus == 0:
+        raise ValueError(f"--ray-num-gpus 0 with device {device!r}: Ray hides the GPUs from a task that asks for "
+                         f"none, so every population would fail; give --ray-num-gpus > 0 (e.g. 1, or 0.5 for two "
+                         f"populations per GPU) or --device cpu")
+    return num_gpus
+
+
+def _run_population_remote(task: Mapping, dataset_factory, trainer, threads: int, device: str | None,
+                           gpu_share: float = 0) -> list[dict]:
+    """Body of a Ray task: pin torch's threads, set its share of the GPU, then train one population
+    (see the module docs)."""
     import torch
 
+    from ...device import DEVICE_SHARE_ENV
     from ..tasks import run_population_task
 
+    if gpu_share > 0:  # a fraction of one GPU is this task's share of its memory
+        os.environ[DEVICE_SHARE_ENV] = repr(min(1.0, float(gpu_share)))
     if threads and torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
     if device is not None and device != task.get("device"):
@@ -246,6 +270,9 @@ class RayExecutor:
         if device is not None and (not isinstance(device, str) or not (device in ("cpu", "cuda")
                                                                         or device.startswith("cuda:"))):
             raise ValueError(f"device must be None, 'cpu', 'cuda' or 'cuda:N'; got device={device!r}")
+        if device is not None and device.startswith("cuda") and self.num_gpus_per_task == 0:
+            raise ValueError(f"num_gpus_per_task must be > 0 with device={device!r} (Ray hides the GPUs from a task "
+                             f"that asks for none); got num_gpus_per_task=0")
         self.device = device if device is not None else ("cuda" if self.num_gpus_per_task > 0 else None)
         self.poll_interval_s = _check_number("poll_interval_s", poll_interval_s, lo=0.001)
         self._ray = import_ray()
@@ -290,7 +317,11 @@ class RayExecutor:
                     old_sigterm(signal.SIGTERM, None)
                     return self
                 raise
-            except BaseException:  # a second Ctrl-C, a failed start: leave no Ray processes behind
+            except Exception as e:  # a failed start (e.g. "node timed out during startup"): one line, nothing left
+                self.close()
+                where = "start the local Ray instance" if self.address is None else f"connect to Ray at {self.address!r}"
+                raise ValueError(f"could not {where}: {type(e).__name__}: {' '.join(str(e).split())[:300]}") from e
+            except BaseException:  # a second Ctrl-C: leave no Ray processes behind
                 self.close()
                 raise
             finally:
@@ -342,6 +373,7 @@ class RayExecutor:
         tasks = list(tasks)
         if not tasks or context.should_stop():
             return
+        self.check_tasks(tasks)
         self.start()
         if context.should_stop() or self._remote is None:  # SIGINT/SIGTERM while Ray started
             return
@@ -353,7 +385,8 @@ class RayExecutor:
         remote = self._remote.options(**self._options())
         pending: dict = {}
         for task in tasks:
-            ref = remote.remote(task, context.dataset_factory, context.trainer, self.torch_threads, self.device)
+            ref = remote.remote(task, context.dataset_factory, context.trainer, self.torch_threads, self.device,
+                                self.num_gpus_per_task)
             pending[ref] = task
 
         def collect(ref):
@@ -381,6 +414,16 @@ class RayExecutor:
         except BaseException:  # a store error, TrainingInterrupted, a second Ctrl-C: stop the workers
             self._cancel(pending)
             raise
+
+    def check_tasks(self, tasks: Sequence[Mapping]) -> None:
+        """Refuse (``ValueError``, one line) tasks that would train on CUDA in a Ray task that asks
+        for no GPU (Ray hides the GPUs from it: every population would fail)."""
+        if self.num_gpus_per_task > 0 or (self.device is not None and not self.device.startswith("cuda")):
+            return
+        cuda = sorted({str(t.get("device")) for t in tasks if str(t.get("device", "")).startswith("cuda")})
+        if cuda:
+            raise ValueError(f"num_gpus_per_task=0 but the tasks train on {cuda[0]!r}: Ray hides the GPUs from a task "
+                             f"that asks for none; use num_gpus_per_task > 0 (--ray-num-gpus) or device 'cpu'")
 
     # -- helpers ---------------------------------------------------------------------------
 
