@@ -49,6 +49,8 @@ def _compose(spec: Mapping, preset: str) -> dict:
     else:
         cfg = _apply(_resolve(_BASE_SIZES[spec["base"]][preset]), change)
     cfg.setdefault("parametrizations", ["sp", "mup"])
+    if cfg.get("epochs") is not None:  # a fixed data budget sets each run's steps (SweepConfig.steps_for)
+        cfg["train"] = {k: v for k, v in cfg["train"].items() if k != "steps"}
     # the paper's experiments state the FNO reference code's settings (issue 11): the pointwise
     # normaliser, the endpoint grid channel, an int padding in grid points at the training resolution.
     # Both are their defaults and so are left out of the run ids (which stay those recorded).
@@ -146,6 +148,8 @@ def _configure_cli():
 
 
 SUMMARY_METRICS = ("tail_train_loss", "final_train_loss", "test_rel_l2")
+#: the pooled slope's columns in :func:`summarize`'s drift table (learning-rate sweeps)
+SLOPE_COLS = ("n_K", "slope", "slope_lo", "slope_hi", "theory_slope", "lr_group", "slope_verdict")
 
 
 def summarize(store, preset: str | None = None, *, n_boot: int = 2000, ci: float = 0.90, rng_seed: int = 0,
@@ -159,10 +163,13 @@ def summarize(store, preset: str | None = None, *, n_boot: int = 2000, ci: float
     bootstrap over seeds of :func:`~mufno_lite.analysis.bootstrap_drift` (fitted optimum):
     ``n_seeds``, ``opt_at_K_min``, ``opt_at_K_max``, ``drift`` (= ``fit_drift_steps`` unrounded),
     ``drift_lo``, ``drift_hi``, ``predicted_drift`` (LR sweeps only), ``edge_K_min``,
-    ``edge_K_max``, ``n_boot``, ``n_boot_nan``, ``ci`` and ``verdict``."""
+    ``edge_K_max``, ``n_boot``, ``n_boot_nan``, ``ci`` and ``verdict``; for learning-rate sweeps also
+    the pooled slope over all K of :func:`~mufno_lite.analysis.bootstrap_slope` (the same resamples'
+    seed): ``n_K``, ``slope``, ``slope_lo``, ``slope_hi``, ``theory_slope``, ``lr_group`` and
+    ``slope_verdict`` (NaN / empty for other sweeps)."""
     import pandas as pd
 
-    from .analysis import add_tail_loss, bootstrap_drift, drift_summary, optimum_table
+    from .analysis import add_tail_loss, bootstrap_drift, bootstrap_slope, drift_summary, optimum_table
     from .presets import PRESETS
     from .store import ResultsStore
 
@@ -202,6 +209,11 @@ def summarize(store, preset: str | None = None, *, n_boot: int = 2000, ci: float
             b = bootstrap_drift(df, x=x, metric=metric, n_boot=n_boot, ci=ci, rng_seed=rng_seed, by=by,
                                 base_K=int(cfg.get("base_K", 3)))
             d = d.merge(b[[*by, *boot_cols]], on=list(by), how="left")
+            if x == "lr":
+                lr_group = str((cfg.get("train") or {}).get("lr_group", "all"))
+                sl = bootstrap_slope(df, metric=metric, n_boot=n_boot, ci=ci, rng_seed=rng_seed, by=by, lr_group=lr_group)
+                sl = sl.rename(columns={"verdict": "slope_verdict"})
+                d = d.merge(sl[[*by, *SLOPE_COLS]], on=list(by), how="left")
             drifts.append(d.assign(sweep=sweep, x=x, metric=metric))
     if not optima:
         raise ValueError(f"no sweeps with a swept hyperparameter{' for preset ' + preset if preset else ''} "
@@ -229,6 +241,30 @@ def _format_drift_table(d) -> str:
             "theory": num(r["predicted_drift"]), "seeds": r["n_seeds"], "verdict": r["verdict"],
         })
     return pd.DataFrame(rows).to_string(index=False)
+
+
+def _format_slope_table(d) -> str:
+    """Per learning-rate sweep × parametrization: the K used, the pooled slope with its interval,
+    theory's slope, seeds and the slope's verdict."""
+    import math
+
+    import pandas as pd
+
+    def num(v):
+        return "n/a" if v is None or not math.isfinite(float(v)) else format(float(v), "+.2f")
+
+    rows = []
+    for r in d.to_dict("records"):
+        if "slope" not in r or r.get("x") != "lr":
+            continue
+        ci = int(round(100 * float(r["ci"])))
+        theory = num(r["theory_slope"])
+        if r.get("parametrization") == "sp" and r.get("lr_group") == "all":
+            theory += " (bound; one LR)"
+        rows.append({"sweep": r["sweep"], "param": r["parametrization"], "K": f"{r['K_min']}→{r['K_max']} ({r['n_K']})",
+                     "slope": num(r["slope"]), f"{ci}% interval": f"[{num(r['slope_lo'])}, {num(r['slope_hi'])}]",
+                     "theory": theory, "seeds": r["n_seeds"], "verdict": r["slope_verdict"]})
+    return pd.DataFrame(rows).to_string(index=False) if rows else "(no learning-rate sweeps)"
 
 
 def _configure_summary_cli():
@@ -263,6 +299,10 @@ def _configure_summary_cli():
             print()
             print("drift of the fitted optimum from K_min to K_max, grid steps (paired bootstrap over seeds):")
             print(_format_drift_table(d))
+            print()
+            print("slope of the fitted optimal log10-LR against log10 sqrt(ln K), all K (t-interval from the paired "
+                  "bootstrap over seeds; theory: SP -1, mu-P 0):")
+            print(_format_slope_table(d))
             return 0
 
         return run

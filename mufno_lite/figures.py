@@ -28,7 +28,7 @@ from pathlib import Path
 
 from .paths import repo_root, workspace_root
 
-__all__ = ["figures_dir", "committed_figures_dir", "save_figure", "read_manifest", "plot_hparam_curves", "plotly_hparam_curves",
+__all__ = ["figures_dir", "committed_figures_dir", "save_figure", "read_manifest", "plot_hparam_curves", "plot_optimum_vs_K", "plotly_hparam_curves",
            "plot_spectra"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -285,6 +285,64 @@ def plot_hparam_curves(df, *, x: str = "lr", metrics=("final_train_loss", "test_
     fig.tight_layout()
     style.finish(fig)
     return fig
+
+
+def plot_optimum_vs_K(optima, slope=None, *, title: str | None = None, parametrizations=("sp", "mup"), ax=None):
+    """The optimal learning rate against K (the paper's picture of the drift): per parametrization
+    the fitted optimum per K with its bootstrap interval (a table of
+    :func:`mufno_lite.analysis.bootstrap_optima`), SP beside μP on one axis, and theory's line
+    through SP's first point (slope −1 in log lr against log √(log K); μP's is flat through its
+    first point).  ``slope``: a table of :func:`mufno_lite.analysis.bootstrap_slope`; the legend then
+    states each measured slope with its interval beside theory's."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from . import style
+    from .analysis.slope import log_sqrt_log_K, THEORY_SLOPE
+
+    if optima.empty:
+        raise ValueError("the optima table is empty: nothing to plot")
+    fig = None
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(8.4, 3.8))
+    colors = {"sp": "#c0392b", "mup": "#2471a3"}
+    pars = [p for p in parametrizations if p in set(optima["parametrization"])]
+    Ks_all = np.sort(optima["K"].unique())
+    for j, par in enumerate(pars):
+        g = optima[optima["parametrization"] == par].sort_values("K")
+        Ks = g["K"].to_numpy(dtype=float) * (1 + 0.025 * (j - (len(pars) - 1) / 2))  # side by side
+        o = g["opt"].to_numpy(dtype=float)
+        lo = np.maximum(o - g["opt_lo"].to_numpy(dtype=float), 0.0)
+        hi = np.maximum(g["opt_hi"].to_numpy(dtype=float) - o, 0.0)
+        label = _PAR_TITLE.get(par, par)
+        if slope is not None:
+            r = slope[slope["parametrization"] == par]
+            if not r.empty and np.isfinite(r["slope"].iloc[0]):
+                q = r.iloc[0]
+                label += (f": slope {q['slope']:+.2f} [{q['slope_lo']:+.2f}, {q['slope_hi']:+.2f}]"
+                          f" (theory {q['theory_slope']:+.0f})")
+        ax.errorbar(Ks, o, yerr=[lo, hi], fmt="o-", ms=5, lw=1.2, capsize=3, color=colors.get(par), label=label,
+                    zorder=style.Z["marker"])
+        ok = np.isfinite(o)
+        if ok.any() and par in THEORY_SLOPE:
+            K0, o0 = float(g["K"].to_numpy(dtype=float)[ok][0]), float(o[ok][0])
+            Kl = np.geomspace(Ks_all.min(), Ks_all.max(), 50)
+            line = o0 * 10 ** (THEORY_SLOPE[par] * (log_sqrt_log_K(Kl) - log_sqrt_log_K([K0])[0]))
+            ax.plot(Kl, line, "--", lw=1, color=colors.get(par), alpha=0.7, zorder=style.Z["line"],
+                    label=f"theory, {_PAR_TITLE.get(par, par)} (slope {THEORY_SLOPE[par]:+.0f})")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    style.int_axis(ax, Ks_all, "x")
+    style.lr_axis(ax, "y")
+    ax.set_xlabel("K (Fourier modes kept)")
+    ax.set_ylabel("optimal learning rate (fitted)")
+    if title:
+        ax.set_title(title, fontsize=10)
+    style.legend_outside(ax, fontsize=7)
+    if fig is not None:
+        fig.tight_layout()
+        style.finish(fig)
+    return fig if fig is not None else ax.figure
 
 
 def plotly_hparam_curves(df, *, x: str = "lr", metric: str = "final_train_loss", title: str | None = None,

@@ -159,3 +159,35 @@ def test_one_seed_has_no_spread_and_is_never_resolved():
     drift = drift_summary(opt)
     assert not drift["resolved"].any() and not drift["fit_resolved"].any()
     assert "one seed" in describe_transfer(drift)
+
+
+def test_optimum_vs_K_figure_draws_points_intervals_and_theory(tmp_path):
+    """Points with interval bars per K for SP and μP, theory's line through each first point (slope
+    −1 / 0 in log lr against log √(log K)), and the measured slopes in the legend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from test_analysis_slope import planted
+
+    from mufno_lite.analysis import bootstrap_optima, bootstrap_slope, log_sqrt_log_K
+    from mufno_lite.figures import plot_optimum_vs_K
+
+    df = pd.concat([planted(slope=-1.0, rng=0), planted(slope=0.0, par="mup", rng=1)])
+    opt, slope = bootstrap_optima(df, n_boot=100), bootstrap_slope(df, n_boot=100)
+    fig = plot_optimum_vs_K(opt, slope, title="synthetic")
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    sp = slope.set_index("parametrization").loc["sp"]
+    assert any(f"slope {sp['slope']:+.2f}" in t for t in labels) and any("theory, SP (standard) (slope -1)" in t for t in labels)
+    theory = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert len(theory) == 2
+    for line, par in zip(theory, ("sp", "mup")):
+        K, y = line.get_xdata(), line.get_ydata()
+        first = opt[(opt.parametrization == par)].sort_values("K").iloc[0]
+        assert y[0] == pytest.approx(first["opt"])
+        s = (np.log10(y[-1]) - np.log10(y[0])) / (log_sqrt_log_K([K[-1]])[0] - log_sqrt_log_K([K[0]])[0])
+        assert s == pytest.approx(-1.0 if par == "sp" else 0.0, abs=1e-9)
+    save_figure(fig, "slope_fig", directory=tmp_path)
+    assert (tmp_path / "slope_fig.png").exists()
+    with pytest.raises(ValueError, match="empty"):
+        plot_optimum_vs_K(opt.iloc[0:0])

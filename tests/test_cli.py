@@ -213,4 +213,12 @@ def test_summary_subcommand(tmp_path, capsys):
     assert main(["summary", "--store", str(store), "--preset", "smoke"]) == 0
     out = capsys.readouterr().out
     assert "burgers_lr@smoke" in out and "fit_drift_steps" in out
+    # the pooled slope over all K, beside theory's (smoke has two K: no slope verdict)
+    assert "slope of the fitted optimal log10-LR" in out and "fewer than 3 K" in out and "(bound; one LR)" in out
+    from mufno_lite.experiments import SLOPE_COLS, summarize
+
+    _, drift = summarize(store, "smoke", n_boot=100, metrics=("tail_train_loss",))
+    assert set(SLOPE_COLS) <= set(drift.columns)
+    sp = drift.set_index("parametrization").loc["sp"]
+    assert sp["theory_slope"] == -1.0 and sp["n_K"] == 2 and sp["slope_verdict"] == "fewer than 3 K"
     assert main(["summary", "--store", str(store), "--preset", "paper"]) == 2

@@ -111,3 +111,58 @@ def test_the_gpu_preset_keeps_the_paper_architecture_and_fits_its_budget():
     assert plan.runs > 1000 and 1.0 * 3600 < plan.reference_time_s <= 2.5 * 3600
     paper = plan_experiments("paper", device="cpu", flop_rate=1e10)
     assert 100 * 3600 < paper.reference_time_s < 150 * 3600  # 133.7 h (116.4 h before the optimizer traffic was counted)
+
+
+def test_quick_lr_transfer_sweeps_have_four_K_and_windows_that_bracket_the_recorded_optima():
+    """Issue 19: every quick LR-transfer sweep of notebooks 4-6 and 8 has at least four K; its window
+    holds the optima recorded at K_min and K_max (figures/manifest.json, earlier quick runs) with at
+    least one grid value on each side."""
+    recorded = {"burgers_lr": (-2.09, -2.21), "darcy_lr": (-1.58, -1.74), "navier_stokes_lr": (-1.22, -1.29),
+                "darcy_pino_lr": (-1.50, -1.75)}
+    import math
+
+    for name, optima in recorded.items():
+        cfg = SweepConfig.from_dict(experiments.experiment_config(name, "quick"))
+        assert len(cfg.K) >= 4, name
+        logs = sorted(math.log10(v) for v in cfg.lrs)
+        for o in optima:
+            assert logs[0] < o - 0.1 and o + 0.1 < logs[-1], (name, o, logs)
+    assert len(SweepConfig.from_dict(experiments.experiment_config("burgers_lr_spectral", "quick")).K) >= 4
+
+
+def test_batch_and_beta2_sweeps_hold_the_data_budget_fixed():
+    """A fixed number of epochs: a bigger batch takes fewer steps (the samples seen equal up to each
+    epoch's remainder), and the
+    batch-20 runs are darcy_lr's own (the same steps, so the same run ids)."""
+    cfg = SweepConfig.from_dict(experiments.experiment_config("darcy_batch", "quick"))
+    assert cfg.epochs == 10
+    seen = {}
+    for r in cfg.expand():
+        t = r.config["train"]
+        seen.setdefault(t["batch_size"], set()).add(t["steps"] * t["batch_size"])
+    n = cfg.data["n_train"]
+    assert set(seen) == {5, 10, 20, 40}
+    # every step a full batch: the samples seen are epochs · n_train less each epoch's remainder
+    assert all(v == {cfg.epochs * (n // b) * b} and cfg.epochs * (n - b) < min(v) for b, v in seen.items())
+    lr_ids = {r.run_id for r in SweepConfig.from_dict(experiments.experiment_config("darcy_lr", "quick")).expand()}
+    bs20 = {r.run_id for r in cfg.expand() if r.config["train"]["batch_size"] == 20}
+    assert bs20 and bs20 <= lr_ids
+    beta = SweepConfig.from_dict(experiments.experiment_config("darcy_beta2", "quick"))
+    assert beta.epochs == cfg.epochs and {r.config["train"]["steps"] for r in beta.expand()} == {cfg.steps_for(20)}
+
+
+def test_epochs_refuses_train_steps_beside_it_and_a_long_warmup():
+    from mufno_lite.validation import ConfigError
+
+    base = experiments.experiment_config("darcy_batch", "smoke")
+    base["train"] = {k: v for k, v in base["train"].items() if k != "steps"}
+    cfg = SweepConfig.from_dict({**base, "epochs": 2})
+    assert [cfg.steps_for(b) for b in cfg.batch_sizes] == [16, 8, 4]
+    assert SweepConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ConfigError, match="train.steps must be left out"):
+        SweepConfig.from_dict({**base, "epochs": 2, "train": {**base["train"], "steps": 30}})
+    with pytest.raises(ConfigError, match="epochs must be"):
+        SweepConfig.from_dict({**base, "epochs": 0})
+    with pytest.raises(ConfigError, match="train.warmup_steps"):
+        SweepConfig.from_dict({**base, "epochs": 2, "train": {**base["train"], "schedule": "warmup_cosine",
+                                                              "warmup_steps": 6}})

@@ -50,6 +50,12 @@ and return small pandas tables.  Decisions, stated once:
   movement (μP, or no prediction), an interval excluding 0 gives "moves (up)" / "moves (down)".
   Two more: "not estimable" (after "too few seeds": no optimum in the point estimate or in every
   replicate, e.g. all runs at one end diverged) and "one K only".
+* **The pooled slope** (:mod:`.slope`, :func:`bootstrap_slope`): every K at once, the OLS slope of
+  the fitted optimal log10-LR against log10 √(ln K), with the same paired bootstrap over seeds;
+  theory's slope is −1 for SP's spectral-group LR (diluted towards 0 when one LR drives every
+  weight) and 0 for μP.  Its interval is a t-interval from the bootstrap's standard error (the
+  percentile interval covered a planted slope 62–82% of the time at a nominal 90% with 3–6 seeds; the
+  t-interval 90–93%; tests/test_analysis_slope.py).  Its criterion: :data:`SLOPE_CRITERION`.
 * **Success criterion** (:func:`meets_criterion`, declared by the project): the SP drift is at most
   −2 steps (point estimate) with its 90% interval excluding 0, and μP's 90% interval contains 0 or
   |μP drift| ≤ 1 step.
@@ -62,10 +68,12 @@ from __future__ import annotations
 
 from .optimum import add_tail_loss, drift_summary, grid_step, metric_label, METRICS, optimum_table, tail_train_loss
 from .bootstrap import bootstrap_drift, bootstrap_optima, drift_verdict, meets_criterion, predicted_drift_steps
-from .report import describe_direction, describe_drift, describe_transfer, PAPER_REPORTED
+from .slope import bootstrap_slope, log_sqrt_log_K, meets_slope_criterion, SLOPE_CRITERION, theory_slope
+from .report import describe_direction, describe_drift, describe_slope, describe_transfer, PAPER_REPORTED
 
 __all__ = [
     "optimum_table", "drift_summary", "describe_transfer", "describe_drift", "describe_direction", "grid_step", "metric_label", "METRICS",
     "PAPER_REPORTED", "tail_train_loss", "add_tail_loss", "predicted_drift_steps", "bootstrap_optima",
     "bootstrap_drift", "drift_verdict", "meets_criterion",
+    "bootstrap_slope", "describe_slope", "log_sqrt_log_K", "meets_slope_criterion", "SLOPE_CRITERION", "theory_slope",
 ]

@@ -45,6 +45,30 @@ def describe_drift(boot, x_label: str = "learning rate") -> str:
     return "\n".join(lines)
 
 
+def describe_slope(slope, x_label: str = "learning rate") -> str:
+    """One sentence per row of :func:`~mufno_lite.analysis.bootstrap_slope`'s table, e.g. "SP: the
+    optimal learning rate's slope against log √(log K) over K = 3, 8, 24, 64 is −0.42 (90% interval
+    −0.80 to −0.04; theory −1, a bound with one LR; 4 seeds): falls with K." """
+    lines = []
+    several_pdes = "pde" in slope.columns and slope["pde"].nunique() > 1
+    for r in slope.to_dict("records"):
+        name = {"sp": "SP", "mup": "μP"}.get(r.get("parametrization"), str(r.get("parametrization", "")))
+        if several_pdes:
+            name = f"{r['pde']} {name}"
+        ci = int(round(100 * float(r.get("ci", 0.9))))
+        theory = _num(float(r["theory_slope"]), "+.0f")
+        if r.get("parametrization") == "sp" and r.get("lr_group", "all") == "all":
+            theory += ", a bound with one LR"
+        Ks = ", ".join(str(k) for k in r["Ks"])
+        edge = f" (optimum at the grid edge at K={', '.join(str(k) for k in r['edge_Ks'])})" if r.get("edge_Ks") else ""
+        lines.append(
+            f"{name}: the optimal {x_label}'s slope against log √(log K) over K = {Ks} is {_num(r['slope'], '+.2f')} "
+            f"({ci}% interval {_num(r['slope_lo'], '+.2f')} to {_num(r['slope_hi'], '+.2f')}; theory {theory}; "
+            f"{r['n_seeds']} seed{'s' if r['n_seeds'] != 1 else ''}): {r['verdict']}{edge}."
+        )
+    return "\n".join(lines)
+
+
 def describe_transfer(drift, x_label: str = "learning rate") -> str:
     """One plain sentence per parametrization, computed from :func:`drift_summary`'s table, or, for
     a table with bootstrap intervals (:func:`bootstrap_drift`, or :func:`mufno_lite.experiments.summarize`'s

@@ -25,6 +25,8 @@ Configuration (YAML, JSON or a dict; see ``configs/burgers_smoke.yaml``)
     beta2s: [0.999]                # default: train.betas[1]
     init_scales: [1.0]
     train: {steps: 400, schedule: cosine, clip: null, ...}   # TrainConfig fields but lr, batch_size
+    epochs: null                   # or an integer: a fixed data budget, steps = epochs · ⌊n_train / batch_size⌋
+                                   # per batch size (a bigger batch takes fewer steps; train.steps unused)
     max_population_size: 64
     device: cpu                    # cpu | cuda | auto
     dataset_factory: null          # optional "module:function" with load_dataset's signature (imported when validated)
@@ -98,6 +100,8 @@ class SweepConfig:
     pde_module: str | None = None
     file_hashes: dict | None = None
     loader: str | None = None
+    #: a fixed data budget: each run's steps = epochs · ⌊n_train / batch_size⌋ (None: train.steps)
+    epochs: int | None = None
 
     # ---- construction ------------------------------------------------------------------------
     @classmethod
@@ -123,6 +127,15 @@ class SweepConfig:
         n_t = _time_frames(pde, d, data["params"]) if factory is None else None
         K = cls._check_K(raw, data, model, n_t)
         lrs, seeds, train, batch_sizes, beta2s, init_scales = cls._check_grids(raw, pde, data)
+        epochs = raw.get("epochs")
+        if epochs is not None:
+            epochs = integer("epochs", epochs, lo=1, hi=LIMITS["epochs"], from_float=True)
+            if "steps" in (raw.get("train") or {}):
+                raise fail("train.steps", raw["train"]["steps"], "left out here (the top-level `epochs` sets the steps)")
+            fewest = min(max(1, epochs * (data["n_train"] // int(bs))) for bs in batch_sizes)
+            if int(train.get("warmup_steps") or 0) > fewest:
+                raise fail("train.warmup_steps", train["warmup_steps"],
+                           f"an integer <= {fewest} (the steps of the largest batch size at epochs={epochs})")
         mps = integer("max_population_size", raw.get("max_population_size", 64), lo=1,
                       hi=LIMITS["max_population_size"], from_float=True)
         device = string("device", raw.get("device", "cpu"), DEVICES)
@@ -142,7 +155,7 @@ class SweepConfig:
             lrs=tuple(lrs), seeds=tuple(seeds), batch_sizes=tuple(batch_sizes), beta2s=tuple(beta2s),
             init_scales=tuple(init_scales), train=train, max_population_size=mps, device=device,
             dataset_factory=factory, cache_dir=cache_dir, description=desc, base_K=base_K,
-            pde_module=own["pde_module"], file_hashes=own["file_hashes"], loader=own["loader"],
+            pde_module=own["pde_module"], file_hashes=own["file_hashes"], loader=own["loader"], epochs=epochs,
         )
 
     @staticmethod
@@ -300,7 +313,8 @@ class SweepConfig:
 
     def to_dict(self) -> dict:
         """A plain dict that :meth:`from_dict` turns back into this config."""
-        train = {k: v for k, v in self.train.items() if k not in _GRID_OWNED}
+        train = {k: v for k, v in self.train.items()
+                 if k not in _GRID_OWNED and not (k == "steps" and self.epochs is not None)}
         return _jsonable({
             "name": self.name, "description": self.description, "pde": self.pde, "data": self.data,
             "model": self.model, "parametrizations": [dict(p) for p in self.parametrizations],
@@ -310,6 +324,7 @@ class SweepConfig:
             "max_population_size": self.max_population_size, "device": self.device,
             "dataset_factory": self.dataset_factory, "cache_dir": self.cache_dir,
             **({"pde_module": self.pde_module} if self.pde_module is not None else {}),
+            **({"epochs": self.epochs} if self.epochs is not None else {}),
         })
 
     def replace(self, **changes) -> "SweepConfig":
@@ -332,6 +347,8 @@ class SweepConfig:
                 del train[k]
         beta1 = (train.get("betas") or (0.9, 0.999))[0]
         train.update(lr=_canon_float(lr), batch_size=int(batch_size), betas=[beta1, _canon_float(beta2)])
+        if self.epochs is not None:  # a fixed data budget: a bigger batch takes fewer steps
+            train["steps"] = self.steps_for(batch_size)
         cfg = {
             "schema": SCHEMA_VERSION,
             "pde": self.pde,
@@ -345,6 +362,13 @@ class SweepConfig:
         if self.dataset_factory is not None:
             cfg["dataset_factory"] = self.dataset_factory
         return _jsonable(cfg)
+
+    def steps_for(self, batch_size: int) -> int:
+        """The optimizer steps of a run with this batch size: ``train.steps``, or with ``epochs``
+        set, ``epochs · ⌊n_train / batch_size⌋`` (at least 1)."""
+        if self.epochs is None:
+            return int(self.train["steps"])
+        return max(1, int(self.epochs) * (int(self.data["n_train"]) // int(batch_size)))
 
     def expand(self) -> list[RunSpec]:
         """All runs of the grid, in a deterministic order (population by population)."""

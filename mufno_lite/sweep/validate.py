@@ -153,7 +153,7 @@ def _betas(path, v) -> tuple[float, float]:
 _TOP_KEYS = (
     "name", "description", "pde", "data", "model", "parametrizations", "base_K", "K", "lr", "seeds",
     "batch_sizes", "beta2s", "init_scales", "train", "max_population_size", "device", "dataset_factory",
-    "cache_dir",
+    "cache_dir", "epochs",
     "pde_module",  # own data (sweep/owndata.py)
 )
 _DATA_KEYS = ("resolution", "n_train", "n_test", "seed", "params",
@@ -177,6 +177,7 @@ LIMITS = {
     "data.points": 1 << 24,          # grid points per sample, time frames included (64² × 64)
     "data.values": 1 << 33,          # values of the data set, x and y of both splits (32 GiB in float32)
     "train.steps": 1_000_000,        # (5000)
+    "epochs": 100_000,               # a sweep's data budget in passes over n_train
     "seed": (1 << 63) - 1,           # seeds are stored as SQLite's signed 64-bit integers
     "max_population_size": 100_000,
     "runs": 100_000,                 # runs of one sweep (a few thousand)
