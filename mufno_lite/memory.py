@@ -299,16 +299,7 @@ def eval_batch_for_budget(cfg: FNOConfig, spatial, members: int, n: int, budget_
     def fits(eb: int) -> bool:
         return ALLOCATOR_OVERHEAD * (fixed + est(eb).phases["eval"]) <= budget_bytes
 
-    if fits(n):
-        return n
-    lo, hi = 1, n  # the answer is in [lo, hi)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if fits(mid):
-            lo = mid
-        else:
-            hi = mid
-    return lo
+    return _largest_fitting(fits, n)
 
 
 # --------------------------------------------------------------------------------------------
@@ -346,16 +337,7 @@ def members_per_chunk(estimate_fn: Callable[[int], object], budget_bytes: float,
             f"{config}: one member needs an estimated {need / 1e9:.2f} GB per training step, more than the "
             f"memory budget of {budget_bytes / 1e9:.2f} GB; use a smaller K, width, batch or grid, or a device "
             f"with more memory")
-    if fits(n_members):
-        return n_members
-    lo, hi = 1, n_members  # fits(lo), not fits(hi)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if fits(mid):
-            lo = mid
-        else:
-            hi = mid
-    return lo
+    return _largest_fitting(fits, n_members)
 
 
 def device_budget(device: str, safety: float = 0.8, share: float | None = None) -> float | None:
@@ -416,3 +398,17 @@ def estimate_run_memory(run, members: int | None = None, *, device: str = "cuda"
         dtype=dtype, n_train=int(data.get("n_train", 0)), n_test=int(data.get("n_test", 0)),
         normalize_x=bool(tr.get("normalize_x", True)), eval_batch=tr.get("eval_batch_size"),
         data_on_device=str(device).split(":")[0] != "cpu")
+
+
+def _largest_fitting(fits, n: int) -> int:
+    """The largest m in [1, n] with ``fits(m)``, by bisection (``fits`` is monotone; 1 is taken to fit)."""
+    if fits(n):
+        return n
+    lo, hi = 1, n  # fits(lo), not fits(hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if fits(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo
