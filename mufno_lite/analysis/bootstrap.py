@@ -226,14 +226,23 @@ def bootstrap_drift(df, x: str = "lr", metric: str = "tail_train_loss", n_boot: 
     return out
 
 
-def drift_verdict(lo: float, hi: float, point: float, predicted: float, n_seeds: int, edge: bool) -> str:
-    """The verdict on a drift interval [lo, hi] (grid steps), in the order of the module doc."""
+def _unresolved_verdict(lo: float, hi: float, point: float, n_seeds: int, edge: bool) -> str | None:
+    """The verdicts that come before reading an interval's sign (drift and slope alike): "too few seeds",
+    "not estimable", "at grid edge"; None when the interval can be read."""
     if n_seeds < 3:
         return "too few seeds"
     if not (math.isfinite(lo) and math.isfinite(hi) and math.isfinite(point)):
         return "not estimable"
     if edge:
         return "at grid edge"
+    return None
+
+
+def drift_verdict(lo: float, hi: float, point: float, predicted: float, n_seeds: int, edge: bool) -> str:
+    """The verdict on a drift interval [lo, hi] (grid steps), in the order of the module doc."""
+    early = _unresolved_verdict(lo, hi, point, n_seeds, edge)
+    if early:
+        return early
     if lo <= 0 <= hi:
         return "no resolved drift"
     sign = 1.0 if lo > 0 else -1.0

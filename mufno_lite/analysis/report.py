@@ -23,6 +23,12 @@ def _num(v: float, fmt: str = "+.1f") -> str:
     return "0" if float(text) == 0 else text.replace("-", "−")
 
 
+def _row_name(r: dict, several_pdes: bool) -> str:
+    """A table row's subject in a sentence: "SP", "μP", prefixed by the PDE when the table holds several."""
+    name = {"sp": "SP", "mup": "μP"}.get(r.get("parametrization"), str(r.get("parametrization", "")))
+    return f"{r['pde']} {name}" if several_pdes else name
+
+
 def describe_drift(boot, x_label: str = "learning rate") -> str:
     """One short sentence per row of :func:`bootstrap_drift`'s table, e.g. "SP: the optimal learning
     rate moved −2.3 steps from K=3 to K=128 (90% interval −3.1 to −1.2; theory −2.6; 5 seeds):
@@ -30,9 +36,7 @@ def describe_drift(boot, x_label: str = "learning rate") -> str:
     lines = []
     several_pdes = "pde" in boot.columns and boot["pde"].nunique() > 1
     for r in boot.to_dict("records"):
-        name = {"sp": "SP", "mup": "μP"}.get(r.get("parametrization"), str(r.get("parametrization", "")))
-        if several_pdes:
-            name = f"{r['pde']} {name}"
+        name = _row_name(r, several_pdes)
         ci = int(round(100 * float(r.get("ci", 0.9))))
         theory = f"; theory {_num(r['predicted_drift'])}" if math.isfinite(float(r.get("predicted_drift", float("nan")))) else ""
         edges = [f"K={r[k]}" for k, e in (("K_min", "edge_K_min"), ("K_max", "edge_K_max")) if r.get(e)]
@@ -52,9 +56,7 @@ def describe_slope(slope, x_label: str = "learning rate") -> str:
     lines = []
     several_pdes = "pde" in slope.columns and slope["pde"].nunique() > 1
     for r in slope.to_dict("records"):
-        name = {"sp": "SP", "mup": "μP"}.get(r.get("parametrization"), str(r.get("parametrization", "")))
-        if several_pdes:
-            name = f"{r['pde']} {name}"
+        name = _row_name(r, several_pdes)
         ci = int(round(100 * float(r.get("ci", 0.9))))
         theory = _num(float(r["theory_slope"]), "+.0f")
         if r.get("parametrization") == "sp" and r.get("lr_group", "all") == "all":

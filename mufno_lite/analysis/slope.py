@@ -36,7 +36,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .bootstrap import _boot_groups
+from .bootstrap import _boot_groups, _unresolved_verdict
 
 __all__ = ["SLOPE_CRITERION", "THEORY_SLOPE", "log_sqrt_log_K", "theory_slope", "bootstrap_slope",
            "slope_verdict", "meets_slope_criterion", "t_quantile"]
@@ -175,12 +175,9 @@ def slope_verdict(lo: float, hi: float, point: float, parametrization: str | Non
     "rises with K" (interval excluding 0) or "flat within noise" (containing 0)."""
     if n_K < 3:
         return "fewer than 3 K"
-    if n_seeds < 3:
-        return "too few seeds"
-    if not (math.isfinite(lo) and math.isfinite(hi) and math.isfinite(point)):
-        return "not estimable"
-    if edge:
-        return "at grid edge"
+    early = _unresolved_verdict(lo, hi, point, n_seeds, edge)
+    if early:
+        return early
     if lo <= 0 <= hi:
         return "flat within noise"
     return "falls with K" if hi < 0 else "rises with K"
