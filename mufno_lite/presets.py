@@ -167,7 +167,7 @@ EXPERIMENT_SIZES: dict[str, dict] = {
     "darcy_batch": {
         "base": "darcy",
         "smoke": {"lr": [3e-3], "batch_sizes": [5, 10, 20]},
-        "quick": {"lr": [10 ** -1.875], "K": [3, 8], "seeds": [0, 1, 2], "batch_sizes": [5, 10, 20, 40], "epochs": 10},
+        "quick": {"lr": [10 ** -1.875], "K": [3, 8], "seeds": [0, 1, 2], "batch_sizes": [2, 5, 10, 20, 40], "epochs": 10},
         "paper": {"lr": [10 ** -2.5], "batch_sizes": [5, 10, 20, 40, 80]},
         "gpu": {"lr": [10 ** -2.5], "batch_sizes": [5, 10, 20, 40, 80]},
     },
