@@ -141,7 +141,7 @@ def test_batch_and_beta2_sweeps_hold_the_data_budget_fixed():
         t = r.config["train"]
         seen.setdefault(t["batch_size"], set()).add(t["steps"] * t["batch_size"])
     n = cfg.data["n_train"]
-    assert set(seen) == {5, 10, 20, 40}
+    assert set(seen) == set(cfg.batch_sizes) and len(seen) >= 4
     # every step a full batch: the samples seen are epochs · n_train less each epoch's remainder
     assert all(v == {cfg.epochs * (n // b) * b} and cfg.epochs * (n - b) < min(v) for b, v in seen.items())
     lr_ids = {r.run_id for r in SweepConfig.from_dict(experiments.experiment_config("darcy_lr", "quick")).expand()}
