@@ -297,7 +297,7 @@ def _configure_summary_cli():
             print(f"metric: {args.metric}; optimum (grid) per K:")
             print(o.pivot_table(index=["sweep", "K"], columns="parametrization", values="best_x").to_string(float_format=lambda v: f"{v:.3g}"))
             print()
-            print("drift of the fitted optimum from K_min to K_max, grid steps (paired bootstrap over seeds):")
+            print("drift of the fitted optimum from K_min to K_max, grid steps (t-interval from the paired bootstrap over seeds):")
             print(_format_drift_table(d))
             print()
             print("slope of the fitted optimal log10-LR against log10 sqrt(ln K), all K (t-interval from the paired "

@@ -1,4 +1,4 @@
-"""Noise: the paired bootstrap over seeds, its percentile intervals, theory's predicted drift,
+"""Noise: the paired bootstrap over seeds, its intervals (percentile or t), theory's predicted drift,
 the verdicts and the success criterion (the decisions are in :mod:`mufno_lite.analysis`' docstring)."""
 
 from __future__ import annotations
@@ -138,6 +138,57 @@ def _boot_groups(df, x, metric, n_boot, ci, rng_seed, by):
         yield dict(zip(by, key if isinstance(key, tuple) else (key,))), _Boot(g, x, metric, step, int(n_boot), rng_seed), step
 
 
+#: how an interval is read from bootstrap replicates (:func:`interval`)
+INTERVAL_METHODS = ("t", "percentile")
+
+
+def t_quantile(p: float, dof: int) -> float:
+    """The ``p`` quantile of Student's t with ``dof`` degrees of freedom (bisection on its CDF,
+    integrated numerically; exact to ~1e-6, no scipy)."""
+    if not 0 < p < 1:
+        raise ValueError(f"p must be in (0, 1); got p={p!r}")
+    if int(dof) < 1:
+        raise ValueError(f"dof must be a positive integer; got dof={dof!r}")
+    nu = float(dof)
+    logc = math.lgamma((nu + 1) / 2) - math.lgamma(nu / 2) - 0.5 * math.log(nu * math.pi)
+
+    def cdf(x):  # P(T <= x) for x >= 0 via θ = arctan(t/√ν): a smooth integrand on [0, atan(x/√ν)]
+        th = np.linspace(0.0, math.atan(x / math.sqrt(nu)), 2001)
+        # dt = √ν sec²θ dθ, density ∝ (1 + tan²θ)^{-(ν+1)/2} = cos^{ν+1}θ
+        f = np.exp(logc) * math.sqrt(nu) * np.cos(th) ** (nu - 1)
+        return 0.5 + float(np.sum((f[1:] + f[:-1]) / 2 * np.diff(th)))
+
+    q = abs(p - 0.5) + 0.5
+    lo, hi = 0.0, 1.0
+    while cdf(hi) < q:
+        hi *= 2
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if cdf(mid) < q else (lo, mid)
+    x = (lo + hi) / 2
+    return x if p >= 0.5 else -x
+
+
+def interval(point: float, reps: np.ndarray, n_seeds: int, ci: float, method: str = "t") -> tuple[float, float]:
+    """The ``ci`` interval of a statistic (a slope, a per-K optimum) from its bootstrap replicates over
+    ``n_seeds`` seeds.  ``"t"`` (default): ``point`` ± t_{n−1} · √(n/(n−1)) · sd(replicates), the
+    bootstrap's standard error with a t-interval's small-sample correction; ``"percentile"``: the
+    replicates' quantiles, which cover too rarely with few seeds (a bootstrap over n seeds sees a
+    spread (n−1)/n of the true one; measured in :mod:`mufno_lite.analysis.slope` and
+    ``tests/test_analysis_bootstrap.py``)."""
+    if method not in INTERVAL_METHODS:
+        raise ValueError(f"method must be one of {list(INTERVAL_METHODS)}; got method={method!r}")
+    r = reps[np.isfinite(reps)]
+    if len(r) < 2 or not math.isfinite(point):
+        return float("nan"), float("nan")
+    if method == "percentile":
+        return _interval(r, ci)
+    if n_seeds < 2:
+        return float("nan"), float("nan")
+    half = t_quantile(1 - (1 - ci) / 2, n_seeds - 1) * math.sqrt(n_seeds / (n_seeds - 1)) * float(np.std(r, ddof=1))
+    return point - half, point + half
+
+
 def _interval(v: np.ndarray, ci: float):
     v = v[np.isfinite(v)]
     if len(v) == 0:
@@ -147,24 +198,28 @@ def _interval(v: np.ndarray, ci: float):
 
 
 def bootstrap_optima(df, x: str = "lr", metric: str = "tail_train_loss", n_boot: int = 2000, ci: float = 0.90,
-                     rng_seed: int = 0, by: Sequence[str] = ("pde", "parametrization")):
+                     rng_seed: int = 0, by: Sequence[str] = ("pde", "parametrization"), method: str = "t"):
     """The fitted optimum per (group, K) with a paired-bootstrap interval over seeds (module doc).
 
     Columns: the ``by`` columns, ``K``, ``n_seeds``, ``opt`` / ``opt_lo`` / ``opt_hi`` (optimum and
-    its ``ci`` interval in units of ``x``), ``opt_steps`` / ``opt_steps_lo`` / ``opt_steps_hi`` (the
+    its ``ci`` interval in units of ``x``; ``method``: :func:`interval`'s, the t-interval by default,
+    which covered a planted optimum 93% / 92% / 91% of the time at a nominal 90% with 3 / 4 / 6
+    seeds on 200 planted sweeps per case, where the percentile interval covered 62% / 76% / 81%), ``opt_steps`` / ``opt_steps_lo`` / ``opt_steps_hi`` (the
     same in grid steps, coord(x) / grid step), ``best_x`` (grid optimum of the all-seed mean),
     ``edge`` (best_x at an end of this K's grid), ``edge_frac`` (share of replicates whose fitted
     optimum sits on an end of the grid) and ``n_boot_nan`` (replicates with no optimum at this K).
     """
     import pandas as pd
 
+    if method not in INTERVAL_METHODS:
+        raise ValueError(f"method must be one of {list(INTERVAL_METHODS)}; got method={method!r}")
     _, inv = _coord(x)
     rows = []
     for keys, b, step in _boot_groups(df, x, metric, n_boot, ci, rng_seed, by):
         for k, K in enumerate(b.Ks):
             grid_t = b.t[b.present[k]]
             reps = b.reps[:, k]
-            lo, hi = _interval(reps, ci)
+            lo, hi = interval(float(b.point[k]), reps, len(b.seeds), ci, method)
             on_edge = np.isclose(reps, grid_t.min()) | np.isclose(reps, grid_t.max()) if len(grid_t) else np.zeros(len(reps), bool)
             row = dict(keys)
             row.update(
@@ -178,18 +233,22 @@ def bootstrap_optima(df, x: str = "lr", metric: str = "tail_train_loss", n_boot:
             )
             rows.append(row)
     out = pd.DataFrame(rows)
-    out.attrs.update(grid_step_log10=step, metric=metric, x=x, ci=ci, n_boot=int(n_boot))
+    out.attrs.update(grid_step_log10=step, metric=metric, x=x, ci=ci, n_boot=int(n_boot), method=method)
     return out
 
 
 def bootstrap_drift(df, x: str = "lr", metric: str = "tail_train_loss", n_boot: int = 2000, ci: float = 0.90,
-                    rng_seed: int = 0, by: Sequence[str] = ("pde", "parametrization"), base_K: int = 3):
+                    rng_seed: int = 0, by: Sequence[str] = ("pde", "parametrization"), base_K: int = 3,
+                    method: str = "t"):
     """Drift of the fitted optimum from the smallest to the largest K, with a paired-bootstrap
     interval over seeds, theory's prediction and a verdict (module doc).
 
     One row per group; columns: the ``by`` columns, ``K_min``, ``K_max``, ``n_seeds``,
     ``opt_at_K_min`` / ``opt_at_K_max`` (fitted optima, units of ``x``), ``drift`` (point estimate
-    from all seeds, grid steps), ``drift_lo`` / ``drift_hi`` (``ci`` percentile interval),
+    from all seeds, grid steps), ``drift_lo`` / ``drift_hi`` (``ci`` interval, :func:`interval`'s
+    ``method``: the t-interval by default; ``"percentile"`` is how the search's criterion was
+    declared, and on 200 planted sweeps it covered the planted drift 63% (3 seeds), 73% (4) and
+    82% (6) of the time at a nominal 90%, where the per-K t-interval covered 91–93%),
     ``predicted_drift`` (:func:`predicted_drift_steps`; NaN unless ``x`` is ``"lr"``),
     ``edge_K_min`` / ``edge_K_max`` (point estimate's grid optimum at an end of the grid),
     ``n_boot``, ``n_boot_nan`` (replicates without a drift, left out of the interval), ``ci`` and
@@ -199,12 +258,14 @@ def bootstrap_drift(df, x: str = "lr", metric: str = "tail_train_loss", n_boot: 
 
     if "parametrization" not in by and x == "lr":
         raise ValueError("bootstrap_drift needs 'parametrization' in by (the prediction depends on it)")
+    if method not in INTERVAL_METHODS:
+        raise ValueError(f"method must be one of {list(INTERVAL_METHODS)}; got method={method!r}")
     _, inv = _coord(x)
     rows = []
     for keys, b, step in _boot_groups(df, x, metric, n_boot, ci, rng_seed, by):
         drift_reps = b.reps[:, -1] - b.reps[:, 0]
         point = float(b.point[-1] - b.point[0])
-        lo, hi = _interval(drift_reps, ci)
+        lo, hi = interval(point, drift_reps, len(b.seeds), ci, method)
         K_min, K_max = int(b.Ks[0]), int(b.Ks[-1])
         par = keys.get("parametrization")
         predicted = (predicted_drift_steps(K_min, K_max, par, base_K=base_K, grid_step_log10=step)
@@ -218,11 +279,11 @@ def bootstrap_drift(df, x: str = "lr", metric: str = "tail_train_loss", n_boot: 
             opt_at_K_min=float(inv(b.point[0] * step)), opt_at_K_max=float(inv(b.point[-1] * step)),
             drift=point, drift_lo=lo, drift_hi=hi, predicted_drift=predicted,
             edge_K_min=edge_lo, edge_K_max=edge_hi, n_boot=int(n_boot),
-            n_boot_nan=int((~np.isfinite(drift_reps)).sum()), ci=float(ci), verdict=verdict,
+            n_boot_nan=int((~np.isfinite(drift_reps)).sum()), ci=float(ci), method=method, verdict=verdict,
         )
         rows.append(row)
     out = pd.DataFrame(rows)
-    out.attrs.update(grid_step_log10=step, metric=metric, x=x, ci=ci, n_boot=int(n_boot))
+    out.attrs.update(grid_step_log10=step, metric=metric, x=x, ci=ci, n_boot=int(n_boot), method=method)
     return out
 
 

@@ -36,7 +36,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .bootstrap import _boot_groups, _unresolved_verdict
+from .bootstrap import INTERVAL_METHODS as METHODS, _boot_groups, _unresolved_verdict, t_quantile
+from .bootstrap import interval as slope_interval
 
 __all__ = ["SLOPE_CRITERION", "THEORY_SLOPE", "log_sqrt_log_K", "theory_slope", "bootstrap_slope",
            "slope_verdict", "meets_slope_criterion", "t_quantile"]
@@ -46,9 +47,6 @@ THEORY_SLOPE = {"sp": -1.0, "mup": 0.0}
 
 SLOPE_CRITERION = ("SP slope < 0 with its 90% interval excluding 0, and mu-P's 90% interval containing 0 "
                    "or |mu-P slope| < |SP slope| / 2")
-
-METHODS = ("t", "percentile")
-
 
 def log_sqrt_log_K(K) -> np.ndarray:
     """The regressor: log10 √(ln K) (K ≥ 2)."""
@@ -69,33 +67,6 @@ def theory_slope(parametrization: str, lr_group: str = "spectral") -> float:
     return THEORY_SLOPE[parametrization]
 
 
-def t_quantile(p: float, dof: int) -> float:
-    """The ``p`` quantile of Student's t with ``dof`` degrees of freedom (bisection on its CDF,
-    integrated numerically; exact to ~1e-6, no scipy)."""
-    if not 0 < p < 1:
-        raise ValueError(f"p must be in (0, 1); got p={p!r}")
-    if int(dof) < 1:
-        raise ValueError(f"dof must be a positive integer; got dof={dof!r}")
-    nu = float(dof)
-    logc = math.lgamma((nu + 1) / 2) - math.lgamma(nu / 2) - 0.5 * math.log(nu * math.pi)
-
-    def cdf(x):  # P(T <= x) for x >= 0 via θ = arctan(t/√ν): a smooth integrand on [0, atan(x/√ν)]
-        th = np.linspace(0.0, math.atan(x / math.sqrt(nu)), 2001)
-        # dt = √ν sec²θ dθ, density ∝ (1 + tan²θ)^{-(ν+1)/2} = cos^{ν+1}θ
-        f = np.exp(logc) * math.sqrt(nu) * np.cos(th) ** (nu - 1)
-        return 0.5 + float(np.sum((f[1:] + f[:-1]) / 2 * np.diff(th)))
-
-    q = abs(p - 0.5) + 0.5
-    lo, hi = 0.0, 1.0
-    while cdf(hi) < q:
-        hi *= 2
-    for _ in range(60):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if cdf(mid) < q else (lo, mid)
-    x = (lo + hi) / 2
-    return x if p >= 0.5 else -x
-
-
 def _slopes(u: np.ndarray, Y: np.ndarray) -> np.ndarray:
     """OLS slope of each row of Y (B, nK) on u (nK,); NaN where a row has a NaN or fewer than 2 K."""
     uc = u - u.mean()
@@ -105,23 +76,6 @@ def _slopes(u: np.ndarray, Y: np.ndarray) -> np.ndarray:
     if len(u) < 2 or denom == 0:
         return np.full(len(Y), np.nan)
     return np.where(ok, Yc @ uc / denom, np.nan)
-
-
-def slope_interval(point: float, reps: np.ndarray, n_seeds: int, ci: float, method: str = "t") -> tuple[float, float]:
-    """The ``ci`` interval of a slope from its bootstrap replicates (module doc): ``"t"`` (default)
-    or ``"percentile"``."""
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {list(METHODS)}; got method={method!r}")
-    r = reps[np.isfinite(reps)]
-    if len(r) < 2 or not math.isfinite(point):
-        return float("nan"), float("nan")
-    if method == "percentile":
-        lo, hi = np.quantile(r, [(1 - ci) / 2, 1 - (1 - ci) / 2])
-        return float(lo), float(hi)
-    if n_seeds < 2:
-        return float("nan"), float("nan")
-    half = t_quantile(1 - (1 - ci) / 2, n_seeds - 1) * math.sqrt(n_seeds / (n_seeds - 1)) * float(np.std(r, ddof=1))
-    return point - half, point + half
 
 
 def bootstrap_slope(df, x: str = "lr", metric: str = "tail_train_loss", n_boot: int = 2000, ci: float = 0.90,
