@@ -106,8 +106,11 @@ REFERENCE_PARTS = ("compute", "step_overhead", "optimizer_traffic")
 
 
 _RATE_CACHE: dict = {}
-_PROBE = {1: dict(spatial=(512,), K=16, width=32, batch=10), 2: dict(spatial=(32, 32), K=8, width=32, batch=10),
-          3: dict(spatial=(16, 16, 16), K=4, width=16, batch=4)}
+# on a CPU, probe at the sizes a CPU runs (the quick preset's models): a small model reaches a lower
+# rate than a larger one (per-step overhead), and a larger probe (32², width 32) made the plan ~2x
+# optimistic for quick's 16² Darcy (a population measured 128 s alone against 69 s planned)
+_PROBE = {1: dict(spatial=(128,), K=8, width=16, batch=20), 2: dict(spatial=(16, 16), K=6, width=16, batch=20),
+          3: dict(spatial=(16, 16, 10), K=4, width=12, batch=10)}
 # on a GPU small models are launch-bound: probe at the gpu preset's sizes instead
 _PROBE_CUDA = {1: dict(spatial=(1024,), K=64, width=64, batch=20), 2: dict(spatial=(48, 48), K=12, width=64, batch=20),
                3: dict(spatial=(32, 32, 32), K=8, width=64, batch=10)}
