@@ -36,8 +36,9 @@ and return small pandas tables.  Decisions, stated once:
   are counted (``n_boot_nan``) and left out of the interval.  With few seeds the percentile
   interval is too narrow: on 200 planted sweeps per case at a nominal 90% it covered a per-K
   optimum 62% / 76% / 81% of the time with 3 / 4 / 6 seeds and a drift 63% / 73% / 82%; the
-  t-interval covered the per-K optimum 93% / 92% / 91% (tests/test_analysis_bootstrap.py).  The generator is seeded with ``rng_seed`` afresh for every group: results are
-  deterministic and do not depend on which other groups are in the table.
+  t-interval covered the per-K optimum 93% / 92% / 91% (tests/test_analysis_bootstrap.py).  The
+  generator is seeded with ``rng_seed`` afresh for every group: results are deterministic and do
+  not depend on which other groups are in the table.
 * **Theory's prediction** (:func:`predicted_drift_steps`): μP rescales the spectral weights' Adam
   LR by √(log K₀ / log K), so under SP the optimal *spectral-weight* LR should move by
   log10 √(log K_min / log K_max) decades from K_min to K_max (K 3→32: −2.0 eighth-decade steps;

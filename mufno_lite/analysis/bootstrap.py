@@ -3,6 +3,7 @@ the verdicts and the success criterion (the decisions are in :mod:`mufno_lite.an
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Sequence
 
@@ -142,9 +143,16 @@ def _boot_groups(df, x, metric, n_boot, ci, rng_seed, by):
 INTERVAL_METHODS = ("t", "percentile")
 
 
+def _check_method(method: str) -> None:
+    if method not in INTERVAL_METHODS:
+        raise ValueError(f"method must be one of {list(INTERVAL_METHODS)}; got method={method!r}")
+
+
+@functools.lru_cache(maxsize=64)
 def t_quantile(p: float, dof: int) -> float:
     """The ``p`` quantile of Student's t with ``dof`` degrees of freedom (bisection on its CDF,
-    integrated numerically; exact to ~1e-6, no scipy)."""
+    integrated numerically; exact to ~1e-6, no scipy).  Cached: every per-K interval of a table asks
+    for the same quantile."""
     if not 0 < p < 1:
         raise ValueError(f"p must be in (0, 1); got p={p!r}")
     if int(dof) < 1:
@@ -176,25 +184,17 @@ def interval(point: float, reps: np.ndarray, n_seeds: int, ci: float, method: st
     replicates' quantiles, which cover too rarely with few seeds (a bootstrap over n seeds sees a
     spread (n−1)/n of the true one; measured in :mod:`mufno_lite.analysis.slope` and
     ``tests/test_analysis_bootstrap.py``)."""
-    if method not in INTERVAL_METHODS:
-        raise ValueError(f"method must be one of {list(INTERVAL_METHODS)}; got method={method!r}")
+    _check_method(method)
     r = reps[np.isfinite(reps)]
     if len(r) < 2 or not math.isfinite(point):
         return float("nan"), float("nan")
     if method == "percentile":
-        return _interval(r, ci)
+        lo, hi = np.quantile(r, [(1 - ci) / 2, 1 - (1 - ci) / 2])
+        return float(lo), float(hi)
     if n_seeds < 2:
         return float("nan"), float("nan")
     half = t_quantile(1 - (1 - ci) / 2, n_seeds - 1) * math.sqrt(n_seeds / (n_seeds - 1)) * float(np.std(r, ddof=1))
     return point - half, point + half
-
-
-def _interval(v: np.ndarray, ci: float):
-    v = v[np.isfinite(v)]
-    if len(v) == 0:
-        return float("nan"), float("nan")
-    lo, hi = np.quantile(v, [(1 - ci) / 2, 1 - (1 - ci) / 2])
-    return float(lo), float(hi)
 
 
 def bootstrap_optima(df, x: str = "lr", metric: str = "tail_train_loss", n_boot: int = 2000, ci: float = 0.90,
@@ -204,15 +204,14 @@ def bootstrap_optima(df, x: str = "lr", metric: str = "tail_train_loss", n_boot:
     Columns: the ``by`` columns, ``K``, ``n_seeds``, ``opt`` / ``opt_lo`` / ``opt_hi`` (optimum and
     its ``ci`` interval in units of ``x``; ``method``: :func:`interval`'s, the t-interval by default,
     which covered a planted optimum 93% / 92% / 91% of the time at a nominal 90% with 3 / 4 / 6
-    seeds on 200 planted sweeps per case, where the percentile interval covered 62% / 76% / 81%), ``opt_steps`` / ``opt_steps_lo`` / ``opt_steps_hi`` (the
-    same in grid steps, coord(x) / grid step), ``best_x`` (grid optimum of the all-seed mean),
+    seeds on 200 planted sweeps per case, where the percentile interval covered 62% / 76% / 81%),
+    ``opt_steps`` / ``opt_steps_lo`` / ``opt_steps_hi`` (the same in grid steps, coord(x) / grid step), ``best_x`` (grid optimum of the all-seed mean),
     ``edge`` (best_x at an end of this K's grid), ``edge_frac`` (share of replicates whose fitted
     optimum sits on an end of the grid) and ``n_boot_nan`` (replicates with no optimum at this K).
     """
     import pandas as pd
 
-    if method not in INTERVAL_METHODS:
-        raise ValueError(f"method must be one of {list(INTERVAL_METHODS)}; got method={method!r}")
+    _check_method(method)
     _, inv = _coord(x)
     rows = []
     for keys, b, step in _boot_groups(df, x, metric, n_boot, ci, rng_seed, by):
@@ -258,8 +257,7 @@ def bootstrap_drift(df, x: str = "lr", metric: str = "tail_train_loss", n_boot: 
 
     if "parametrization" not in by and x == "lr":
         raise ValueError("bootstrap_drift needs 'parametrization' in by (the prediction depends on it)")
-    if method not in INTERVAL_METHODS:
-        raise ValueError(f"method must be one of {list(INTERVAL_METHODS)}; got method={method!r}")
+    _check_method(method)
     _, inv = _coord(x)
     rows = []
     for keys, b, step in _boot_groups(df, x, metric, n_boot, ci, rng_seed, by):

@@ -36,7 +36,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .bootstrap import INTERVAL_METHODS as METHODS, _boot_groups, _unresolved_verdict, t_quantile
+from .bootstrap import _boot_groups, _check_method, _unresolved_verdict, t_quantile
 from .bootstrap import interval as slope_interval
 
 __all__ = ["SLOPE_CRITERION", "THEORY_SLOPE", "log_sqrt_log_K", "theory_slope", "bootstrap_slope",
@@ -96,8 +96,7 @@ def bootstrap_slope(df, x: str = "lr", metric: str = "tail_train_loss", n_boot: 
         raise ValueError(f"x must be 'lr' for the slope (theory's slope is the learning rate's); got x={x!r}")
     if "parametrization" not in by:
         raise ValueError("bootstrap_slope needs 'parametrization' in by (theory's slope depends on it)")
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {list(METHODS)}; got method={method!r}")
+    _check_method(method)
     rows = []
     for keys, b, step in _boot_groups(df, x, metric, n_boot, ci, rng_seed, by):
         u = log_sqrt_log_K(b.Ks)
